@@ -1,0 +1,36 @@
+# The two front doors: `make demo` runs the main job end to end, `make test` runs every test.
+# Both create or refresh the local virtual environment first, so nothing is installed by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LEADS ?= 20000
+
+.PHONY: help venv demo test lint bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create or refresh .venv
+
+demo: $(STAMP)  ## generate leads, build training sets (end to end on embedded defaults)
+	$(BIN)/leadscore demo --leads $(LEADS)
+
+test: $(STAMP)  ## ruff + the whole test suite (slow tests included)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff only
+	$(BIN)/ruff check .
+
+bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
+	$(BIN)/python benchmarks/features.py
+
+clean:  ## remove generated data and stores (keeps .venv)
+	rm -rf data mlruns mlartifacts mlflow.db reports

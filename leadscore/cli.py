@@ -1,0 +1,105 @@
+"""The one command line: ``leadscore <job>``. Each command reads settings, calls one library
+function and prints; progress goes to stderr, results to stdout. Bad input ends with one line
+on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadscore.errors import LeadscoreError
+from leadscore.settings import get_settings
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Learned lead-conversion probabilities next to hand-set scores.",
+)
+
+
+def progress(message: str) -> None:
+    """Progress lines for long jobs; stderr so --json output stays clean."""
+    typer.echo(message, err=True)
+
+
+@app.command()
+def generate(
+    leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
+    out: Annotated[Path | None, typer.Option(help="Folder for the tables [data_dir/raw].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    start: Annotated[datetime, typer.Option(help="First lead's earliest creation day.")] = datetime(
+        2024, 1, 1
+    ),
+    days: Annotated[int, typer.Option(min=30, help="Length of the simulated period.")] = 730,
+) -> None:
+    """Simulate a B2B lead history (leads, touches, stage changes) plus its truth file."""
+    from features.io import write_simulation
+    from features.simulate import simulate
+
+    settings = get_settings()
+    out = out or settings.data_dir / "raw"
+    sim = simulate(
+        leads, seed=settings.seed if seed is None else seed, start=start, days=days,
+        progress=progress,
+    )
+    write_simulation(sim, out)
+    h = sim.history
+    typer.echo(
+        f"wrote {len(h.leads):,} leads, {len(h.touches):,} touches, "
+        f"{len(h.stage_changes):,} stage changes to {out}"
+    )
+
+
+@app.command()
+def features(
+    data: Annotated[Path | None, typer.Option(help="Folder with the three tables [data_dir/raw].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for training sets [data_dir/features].")] = None,
+    horizon_days: Annotated[int | None, typer.Option(min=1, help="Conversion horizon [90].")] = None,
+    data_end: Annotated[
+        datetime | None, typer.Option(help="When the data ends [latest timestamp in it].")
+    ] = None,
+) -> None:
+    """Build the point-in-time training sets mql_to_sql and sql_to_won and their manifests."""
+    from features.build import build_training_sets
+    from features.io import read_lead_history, write_training_set
+
+    settings = get_settings()
+    data = data or settings.data_dir / "raw"
+    out = out or settings.data_dir / "features"
+    history, set_aside = read_lead_history(data)
+    for item in set_aside:
+        progress(item.describe())
+    sets = build_training_sets(
+        history,
+        horizon_days=horizon_days or settings.horizon_days,
+        data_end=data_end,
+        set_aside=set_aside,
+        progress=progress,
+    )
+    for name, training_set in sets.items():
+        write_training_set(training_set, out, name)
+        typer.echo(json.dumps({name: training_set.manifest}, indent=2, default=str))
+
+
+@app.command()
+def demo(
+    leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
+) -> None:
+    """The main job end to end on embedded defaults: simulate, build training sets."""
+    generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730)
+    features(data=None, out=None, horizon_days=None, data_end=None)
+
+
+def main() -> None:
+    """Console entry point: maps the error family to one stderr line and its exit code."""
+    try:
+        app()
+    except LeadscoreError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)

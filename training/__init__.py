@@ -1,0 +1,1 @@
+"""Hand-set baseline, LightGBM models, evaluation and MLflow tracking."""
