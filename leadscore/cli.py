@@ -45,7 +45,10 @@ def generate(
     settings = get_settings()
     out = out or settings.data_dir / "raw"
     sim = simulate(
-        leads, seed=settings.seed if seed is None else seed, start=start, days=days,
+        leads,
+        seed=settings.seed if seed is None else seed,
+        start=start,
+        days=days,
         progress=progress,
     )
     write_simulation(sim, out)
@@ -56,11 +59,15 @@ def generate(
     )
 
 
-@app.command()
-def features(
-    data: Annotated[Path | None, typer.Option(help="Folder with the three tables [data_dir/raw].")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for training sets [data_dir/features].")] = None,
-    horizon_days: Annotated[int | None, typer.Option(min=1, help="Conversion horizon [90].")] = None,
+@app.command("features")
+def build_features_command(
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for training sets [data_dir/features].")
+    ] = None,
+    horizon_days: Annotated[int | None, typer.Option(min=1, help="Conversion horizon [90]")] = None,
     data_end: Annotated[
         datetime | None, typer.Option(help="When the data ends [latest timestamp in it].")
     ] = None,
@@ -93,7 +100,7 @@ def demo(
 ) -> None:
     """The main job end to end on embedded defaults: simulate, build training sets."""
     generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730)
-    features(data=None, out=None, horizon_days=None, data_end=None)
+    build_features_command(data=None, out=None, horizon_days=None, data_end=None)
 
 
 def main() -> None:

@@ -1,0 +1,320 @@
+"""The feature registry: every feature's name, kind and the reason it predicts conversion,
+and the functions that compute them.
+
+Features come in groups that share one pass over the events (all windowed counts of a
+dimension are one ``bincount``), so a compute function produces a block of columns named here.
+Every function receives events already cut by ``features.window.events_before`` (strictly
+before ``as_of``) and returns columns aligned to the decision points; none reads the clock, a
+file or settings. Batch training and online scoring both call them through ``features.build``.
+Adding a feature = one entry here + its computation + tests; training, the model signature and
+serving read the names from ``FEATURES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features.contract import ACTIONS, CHANNELS, LEADS_COLUMNS, PAGE_TYPES, dtype_of
+from features.window import NS_PER_DAY, WINDOWS
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Attributes:
+    name: the column name in training sets and model inputs.
+    kind: "categorical" (LightGBM native categorical) or "numeric".
+    dtype: the column's dtype, the same in batch and online (``build`` enforces it).
+    description: why it matters, in words a marketer reads (feeds manifest, docs, reasons).
+    group: the computation that produces it.
+    """
+
+    name: str
+    kind: Literal["categorical", "numeric"]
+    description: str
+    group: str
+    dtype: str = "float64"
+
+
+@dataclass(frozen=True)
+class TouchDimension:
+    """A touch column whose values are counted per window and timed for recency.
+
+    Attributes:
+        column: the touches column.
+        vocabulary: its values (contract order; the categorical codes index it).
+        count_name: feature name pattern of a value's count in a window.
+        recency_name: feature name pattern of the days since a value's last touch.
+        phrase: how a marketer would say "touches with this value".
+    """
+
+    column: str
+    vocabulary: tuple[str, ...]
+    count_name: str
+    recency_name: str
+    phrase: str
+
+
+TOUCH_DIMENSIONS: tuple[TouchDimension, ...] = (
+    TouchDimension(
+        "channel",
+        CHANNELS,
+        "{value}_touches_{window}",
+        "days_since_last_{value}_touch",
+        "touches on the {value} channel",
+    ),
+    TouchDimension(
+        "action", ACTIONS, "{value}_count_{window}", "days_since_last_{value}", "{value} actions"
+    ),
+    TouchDimension(
+        "page_type",
+        PAGE_TYPES,
+        "{value}_page_touches_{window}",
+        "days_since_last_{value}_page_touch",
+        "touches of {value} content",
+    ),
+)
+PAGE_SECONDS_WINDOWS: tuple[str, ...] = ("3d", "30d", "all")
+
+_CATEGORICAL_ATTRIBUTES = (
+    "source",
+    "lead_type",
+    "lead_category",
+    "industry",
+    "country",
+    "job_level",
+    "department",
+    "email_domain_type",
+)
+_OPEN_TEXT_ATTRIBUTES = ("country",)  # no closed vocabulary: training learns the levels
+_NUMERIC_ATTRIBUTES = ("company_size", "annual_revenue", "has_phone")
+
+
+def _window_phrase(window: str) -> str:
+    return "ever" if window == "all" else f"in the last {WINDOWS[window]} days"
+
+
+def _registry() -> tuple[Feature, ...]:
+    features = [
+        Feature(
+            name,
+            "categorical",
+            f"Lead's {name.replace('_', ' ')} (fit and intent).",
+            "attributes",
+            "str" if name in _OPEN_TEXT_ATTRIBUTES else "category",
+        )
+        for name in _CATEGORICAL_ATTRIBUTES
+    ]
+    features += [
+        Feature(
+            name, "numeric", f"Lead's {name.replace('_', ' ')} (firmographic fit).", "attributes"
+        )
+        for name in _NUMERIC_ATTRIBUTES
+    ]
+    features += [
+        Feature("days_in_funnel", "numeric", "Days since the lead was created.", "funnel"),
+        Feature("days_since_mql", "numeric", "Days since the lead became MQL.", "funnel"),
+        Feature("has_reached_sal", "numeric", "Sales already accepted the lead.", "funnel"),
+    ]
+    for window in WINDOWS:
+        features.append(
+            Feature(
+                f"touches_{window}",
+                "numeric",
+                f"All touches {_window_phrase(window)}: engagement volume.",
+                "touch_counts",
+                "int32",
+            )
+        )
+    for dim in TOUCH_DIMENSIONS:
+        for value in dim.vocabulary:
+            for window in WINDOWS:
+                features.append(
+                    Feature(
+                        dim.count_name.format(value=value, window=window),
+                        "numeric",
+                        f"{dim.phrase.format(value=value)} {_window_phrase(window)}".capitalize(),
+                        "touch_counts",
+                        "int32",
+                    )
+                )
+    features += [
+        Feature("days_since_last_touch", "numeric", "Days of silence before now.", "recency"),
+        Feature("days_since_first_touch", "numeric", "How long the lead has engaged.", "recency"),
+    ]
+    for dim in TOUCH_DIMENSIONS:
+        for value in dim.vocabulary:
+            features.append(
+                Feature(
+                    dim.recency_name.format(value=value),
+                    "numeric",
+                    f"Days since the last of the {dim.phrase.format(value=value)}.",
+                    "recency",
+                )
+            )
+    for page in PAGE_TYPES:
+        for window in PAGE_SECONDS_WINDOWS:
+            features.append(
+                Feature(
+                    f"{page}_page_seconds_{window}",
+                    "numeric",
+                    f"Seconds spent on {page} pages {_window_phrase(window)}.",
+                    "page_time",
+                )
+            )
+    features += [
+        Feature(
+            "distinct_page_types", "numeric", "Breadth of content interest.", "engagement", "int32"
+        ),
+        Feature(
+            "distinct_channels", "numeric", "Breadth of channels engaged.", "engagement", "int32"
+        ),
+        Feature("email_open_rate", "numeric", "Share of sent e-mails opened.", "engagement"),
+        Feature("email_click_rate", "numeric", "Share of opened e-mails clicked.", "engagement"),
+    ]
+    return tuple(features)
+
+
+FEATURES: tuple[Feature, ...] = _registry()
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "categorical")
+FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+
+Columns = dict[str, np.ndarray | pd.Series]
+
+
+def attributes(leads_aligned: pd.DataFrame) -> Columns:
+    """Firmographics, source and lead type as they were recorded on the lead."""
+    contract = {c.name: c for c in LEADS_COLUMNS}
+    out: Columns = {}
+    for name in _CATEGORICAL_ATTRIBUTES:
+        values = leads_aligned[name].reset_index(drop=True)
+        out[name] = values.astype(dtype_of(contract[name]))
+    out["company_size"] = leads_aligned["company_size"].to_numpy(dtype="float64", na_value=np.nan)
+    out["annual_revenue"] = leads_aligned["annual_revenue"].to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    out["has_phone"] = leads_aligned["has_phone"].to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
+def funnel(as_of_ns: np.ndarray, created_ns: np.ndarray, visible_stages: pd.DataFrame) -> Columns:
+    """Time in the funnel and the stages already passed before ``as_of``."""
+    n = len(as_of_ns)
+    rows = visible_stages["row"].to_numpy()
+    mql_age = np.full(n, np.nan)
+    is_mql = (visible_stages["stage"] == "mql").to_numpy()
+    mql_age[rows[is_mql]] = visible_stages["age_ns"].to_numpy()[is_mql] / NS_PER_DAY
+    sal_seen = np.zeros(n)
+    sal_seen[rows[(visible_stages["stage"] == "sal").to_numpy()]] = 1.0
+    return {
+        "days_in_funnel": (as_of_ns - created_ns) / NS_PER_DAY,
+        "days_since_mql": mql_age,
+        "has_reached_sal": sal_seen,
+    }
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    return values.cat.codes.to_numpy().astype(np.int64)
+
+
+def touch_counts(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
+    """Touches per channel, action and page type in each look-back window.
+
+    One bincount per dimension over (row, value, smallest window); a cumulative sum over the
+    nested windows then yields every window's count.
+    """
+    rows = visible["row"].to_numpy()
+    n_windows = len(WINDOWS)
+    out: Columns = {}
+    totals = np.bincount(rows * n_windows + bucket, minlength=n * n_windows)
+    totals = totals.reshape(n, n_windows).cumsum(axis=1, dtype=np.int32)
+    for w, window in enumerate(WINDOWS):
+        out[f"touches_{window}"] = totals[:, w]
+    for dim in TOUCH_DIMENSIONS:
+        codes = _codes(visible[dim.column])
+        k = len(dim.vocabulary)
+        known = codes >= 0
+        flat = (rows[known] * k + codes[known]) * n_windows + bucket[known]
+        counts = np.bincount(flat, minlength=n * k * n_windows).reshape(n, k, n_windows)
+        counts = counts.cumsum(axis=2, dtype=np.int32)
+        for i, value in enumerate(dim.vocabulary):
+            for w, window in enumerate(WINDOWS):
+                out[dim.count_name.format(value=value, window=window)] = counts[:, i, w]
+    return out
+
+
+def recency(visible: pd.DataFrame, n: int) -> Columns:
+    """Days since the last (and first) touch, overall and per channel, action and page type.
+
+    Never-seen is NaN, not a large number: "never" and "long ago" are different facts.
+    """
+    rows = visible["row"].to_numpy()
+    age = visible["age_ns"].to_numpy()
+    last = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(last, rows, age)
+    first = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(first, rows, age)
+    out: Columns = {
+        "days_since_last_touch": _days_or_nan(last, last == np.iinfo(np.int64).max),
+        "days_since_first_touch": _days_or_nan(first, first < 0),
+    }
+    for dim in TOUCH_DIMENSIONS:
+        codes = _codes(visible[dim.column])
+        k = len(dim.vocabulary)
+        known = codes >= 0
+        latest = np.full(n * k, np.iinfo(np.int64).max)
+        np.minimum.at(latest, rows[known] * k + codes[known], age[known])
+        latest = latest.reshape(n, k)
+        for i, value in enumerate(dim.vocabulary):
+            col = latest[:, i]
+            out[dim.recency_name.format(value=value)] = _days_or_nan(
+                col, col == np.iinfo(np.int64).max
+            )
+    return out
+
+
+def _days_or_nan(age_ns: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    days = age_ns / NS_PER_DAY
+    days[missing] = np.nan
+    return days
+
+
+def page_time(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
+    """Seconds spent per page type in the recent and whole past (a touch without a duration
+    adds nothing)."""
+    rows = visible["row"].to_numpy()
+    codes = _codes(visible["page_type"])
+    seconds = visible["duration_s"].to_numpy(dtype="float64", na_value=np.nan)
+    known = (codes >= 0) & ~np.isnan(seconds)
+    k, n_windows = len(PAGE_TYPES), len(WINDOWS)
+    flat = (rows[known] * k + codes[known]) * n_windows + bucket[known]
+    sums = np.bincount(flat, weights=seconds[known], minlength=n * k * n_windows)
+    sums = sums.reshape(n, k, n_windows).cumsum(axis=2)
+    window_index = {window: w for w, window in enumerate(WINDOWS)}
+    return {
+        f"{page}_page_seconds_{window}": sums[:, i, window_index[window]]
+        for i, page in enumerate(PAGE_TYPES)
+        for window in PAGE_SECONDS_WINDOWS
+    }
+
+
+def engagement(counts: Columns) -> Columns:
+    """Breadth of interest and e-mail responsiveness, derived from the all-time counts."""
+    pages = np.column_stack([counts[f"{p}_page_touches_all"] for p in PAGE_TYPES])
+    channels = np.column_stack([counts[f"{c}_touches_all"] for c in CHANNELS])
+    sent = counts["email_sent_count_all"].astype(float)
+    opened = counts["email_open_count_all"].astype(float)
+    clicked = counts["email_click_count_all"].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        open_rate = np.where(sent > 0, np.minimum(opened / sent, 1.0), np.nan)
+        click_rate = np.where(opened > 0, np.minimum(clicked / opened, 1.0), np.nan)
+    return {
+        "distinct_page_types": (pages > 0).sum(axis=1),
+        "distinct_channels": (channels > 0).sum(axis=1),
+        "email_open_rate": open_rate,
+        "email_click_rate": click_rate,
+    }
