@@ -212,8 +212,5 @@ def dtype_of(column: Column) -> object:
 def empty_table(table: str) -> pd.DataFrame:
     """A zero-row table with the contract's columns and dtypes (ids as int64)."""
     return pd.DataFrame(
-        {
-            c.name: pd.Series([], dtype=dtype_of(c) or "int64")
-            for c in TABLES[table]
-        }
+        {c.name: pd.Series([], dtype=dtype_of(c) or "int64") for c in TABLES[table]}
     )
