@@ -45,10 +45,38 @@ def lead_history_of(
 
 def features_at(history: LeadHistory, lead_id: Any, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row of features for ``lead_id`` as it looked just before ``as_of``."""
-    as_of = pd.Timestamp(as_of)
-    if as_of.tzinfo is not None:
-        as_of = as_of.tz_convert("UTC").tz_localize(None)
+    as_of = _naive_utc(pd.Timestamp(as_of))
     points = pd.DataFrame(
         {"lead_id": [lead_id], "as_of": pd.Series([as_of], dtype="datetime64[ns]")}
     )
     return build_features(points, history)
+
+
+def lead_histories_of(
+    payloads: Sequence[Mapping[str, Any]],
+) -> tuple[LeadHistory, pd.DataFrame]:
+    """Many leads' payloads (``lead``, ``touches``, ``stage_changes``, ``as_of``) -> one history
+    and their decision points, so a batch is built in one vectorised pass."""
+    leads, touches, stages, as_of = [], [], [], []
+    for payload in payloads:
+        lead_id = payload["lead"]["lead_id"]
+        leads.append(payload["lead"])
+        touches += [{**t, "lead_id": lead_id} for t in payload.get("touches") or ()]
+        stages += [{**s, "lead_id": lead_id} for s in payload.get("stage_changes") or ()]
+        as_of.append(_naive_utc(pd.Timestamp(payload["as_of"])))
+    history = LeadHistory(
+        leads=_table("leads", leads),
+        touches=_table("touches", touches),
+        stage_changes=_table("stage_changes", stages),
+    )
+    points = pd.DataFrame(
+        {
+            "lead_id": history.leads["lead_id"].to_numpy(),
+            "as_of": pd.Series(as_of, dtype="datetime64[ns]"),
+        }
+    )
+    return history, points
+
+
+def _naive_utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp

@@ -95,12 +95,71 @@ def build_features_command(
 
 
 @app.command()
+def train(
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
+    ] = None,
+    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    promote: Annotated[
+        bool | None,
+        typer.Option(
+            "--promote/--no-promote",
+            help="Force or forbid making the new version champion [gate decides].",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the test metrics as one JSON object.")
+    ] = False,
+) -> None:
+    """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models."""
+    from features.build import build_training_sets
+    from features.io import read_lead_history, read_truth
+    from training import tracking
+    from training.rules import default_rules_path, load_rules
+    from training.run import train_transition
+    from training.summary import comparison_table
+
+    settings = get_settings()
+    data = data or settings.data_dir / "raw"
+    hand_set = load_rules(rules or settings.rules_path or default_rules_path())
+    history, set_aside = read_lead_history(data)
+    for item in set_aside:
+        progress(item.describe())
+    sets = build_training_sets(
+        history, horizon_days=settings.horizon_days, set_aside=set_aside, progress=progress
+    )
+    tracking.configure(
+        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+    )
+    truth = read_truth(data)
+    results = [
+        train_transition(
+            training_set,
+            history,
+            hand_set,
+            truth=truth,
+            seed=settings.seed if seed is None else seed,
+            promote=promote,
+            progress=progress,
+        )
+        for training_set in sets.values()
+    ]
+    if json_output:
+        typer.echo(json.dumps({r.transition: r.metrics for r in results}, default=str))
+    else:
+        typer.echo(comparison_table(results))
+
+
+@app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
 ) -> None:
-    """The main job end to end on embedded defaults: simulate, build training sets."""
+    """The main job end to end on embedded defaults: simulate, build training sets, train and
+    compare both models with the hand-set rules, log and register them in MLflow."""
     generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730)
     build_features_command(data=None, out=None, horizon_days=None, data_end=None)
+    train(data=None, rules=None, promote=None, seed=None, json_output=False)
 
 
 def main() -> None:

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     seed: seed of every random step (simulation, splits, models) unless overridden.
     horizon_days: a transition counts as converted when it happens within this many days of
         the decision time; rows whose horizon had not elapsed when the data ends are censored.
+    mlflow_tracking_uri: tracking and registry store; ``MLFLOW_TRACKING_URI`` wins when set.
+    mlflow_artifacts_dir: where run artifacts go with the embedded SQLite store.
+    experiment: MLflow experiment of training runs.
+    rules_path: the hand-set rules file (default: the shipped models/hand_set_rules.yaml).
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
@@ -24,6 +28,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     seed: int = 7
     horizon_days: int = Field(default=90, ge=1, le=3650)
+    mlflow_tracking_uri: str = "sqlite:///mlflow.db"
+    mlflow_artifacts_dir: Path = Path("mlartifacts")
+    experiment: str = "leadscore"
+    rules_path: Path | None = None
 
 
 @lru_cache

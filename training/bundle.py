@@ -1,0 +1,53 @@
+"""What a trained transition ships with, versioned together: the model (with its category
+levels and calibrator), the hand-set rules it was compared against, the feature names and the
+test metrics. The MLflow model, the API and the notebooks all score through ``score``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features
+from features.history import LeadHistory
+from training.model import LeadConversionModel
+from training.rules import HandSetRules, score_leads
+
+
+@dataclass
+class ScoringBundle:
+    """Attributes:
+    transition: "mql_to_sql" or "sql_to_won".
+    model: the fitted, calibrated estimator.
+    rules: the hand-set rules (baseline) scored next to the model.
+    feature_names: model inputs in order (a subset of the feature registry).
+    metrics: test metrics at training time (model and baseline).
+    trained_at: ISO timestamp of training; data_fingerprint: hash of the training set.
+    """
+
+    transition: str
+    model: LeadConversionModel
+    rules: HandSetRules
+    feature_names: list[str]
+    metrics: dict = field(default_factory=dict)
+    trained_at: str = ""
+    data_fingerprint: str = ""
+
+    def score_features(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities for rows of already built features."""
+        return self.model.predict_proba(features[self.feature_names])[:, 1]
+
+    def score(self, points: pd.DataFrame, history: LeadHistory) -> pd.DataFrame:
+        """Probability and hand-set score of each decision point (``lead_id``, ``as_of``)."""
+        features = build_features(points, history)
+        rule_scores = score_leads(self.rules, points, history)
+        return pd.DataFrame(
+            {
+                "lead_id": points["lead_id"].to_numpy(),
+                "probability": self.score_features(features),
+                "hand_set_points": rule_scores.total.to_numpy(),
+                "passes_threshold": rule_scores.passes_threshold.to_numpy(),
+            }
+        )

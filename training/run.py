@@ -1,0 +1,238 @@
+"""One training run per transition: split by time, fit, judge against the hand-set baseline on
+the same test rows, log everything, register, and promote only a model that beats the champion.
+
+This is the only module that orders side effects; the steps it calls are pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from features.build import TrainingSet
+from features.definitions import FEATURE_NAMES
+from features.history import LeadHistory
+from features.online import lead_histories_of
+from training import plots, tracking
+from training.bundle import ScoringBundle
+from training.evaluate import compare_with_baseline, flatten_metrics, oracle_auc
+from training.model import LeadConversionModel
+from training.pyfunc import flat_rows, payloads_of
+from training.rules import HandSetRules, score_leads
+from training.split import time_split
+
+Progress = Callable[[str], None]
+SHAP_SAMPLE_ROWS = 5_000
+
+
+@dataclass
+class TransitionResult:
+    """Attributes:
+    transition: which model.
+    metrics: nested test metrics ("model", "baseline", "at_threshold", "oracle").
+    split: row counts and boundaries of the time split.
+    run_id, version: MLflow run and registered model version.
+    promotion: the gate's decision with both AUCs and the reason.
+    """
+
+    transition: str
+    metrics: dict
+    split: dict
+    run_id: str = ""
+    version: str = ""
+    promotion: dict = field(default_factory=dict)
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """Short hash of the rows a model was trained and tested on (ids, times, labels)."""
+    hashed = pd.util.hash_pandas_object(frame[["lead_id", "decision_time", "label"]], index=False)
+    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
+
+
+def promotion_decision(
+    y_test: np.ndarray,
+    challenger_probability: np.ndarray,
+    champion: ScoringBundle | None,
+    test_features: pd.DataFrame,
+    *,
+    override: bool | None,
+) -> dict:
+    """Challenger becomes champion if it has a higher test ROC-AUC on the same rows than the
+    champion (scored now, on these rows), or if there is no champion. ``override`` forces."""
+    challenger_auc = float(roc_auc_score(y_test, challenger_probability))
+    champion_auc = None
+    if champion is not None:
+        try:
+            champion_auc = float(roc_auc_score(y_test, champion.score_features(test_features)))
+        except (KeyError, ValueError) as error:  # different features: cannot compare fairly
+            reason = f"champion cannot score these rows ({error}); promoting"
+            return _decision(True if override is None else override, reason, challenger_auc, None)
+    if override is not None:
+        reason = "forced by --promote" if override else "held back by --no-promote"
+        return _decision(override, reason, challenger_auc, champion_auc)
+    if champion_auc is None:
+        return _decision(True, "no champion yet", challenger_auc, None)
+    better = challenger_auc > champion_auc
+    reason = (
+        f"challenger AUC {challenger_auc:.4f} {'>' if better else '<='} "
+        f"champion AUC {champion_auc:.4f} on the same test rows"
+    )
+    return _decision(better, reason, challenger_auc, champion_auc)
+
+
+def _decision(promote: bool, reason: str, challenger: float, champion: float | None) -> dict:
+    return {
+        "promote": promote,
+        "reason": reason,
+        "challenger_auc": challenger,
+        "champion_auc": champion,
+    }
+
+
+def _mean_abs_shap(model: LeadConversionModel, features: pd.DataFrame, seed: int) -> pd.Series:
+    sample = features.sample(n=min(len(features), SHAP_SAMPLE_ROWS), random_state=seed)
+    contributions = model.contributions(sample).drop(columns="bias")
+    return contributions.abs().mean().reindex(model.feature_names_in_)
+
+
+def _example_payloads(history: LeadHistory, rows: pd.DataFrame) -> list[dict]:
+    """Real leads from the test rows, in the model's input shape (signature and example)."""
+    payloads = []
+    for lead_id, as_of in zip(rows["lead_id"], rows["decision_time"], strict=True):
+        lead = history.leads[history.leads["lead_id"] == lead_id].iloc[0].to_dict()
+        touches = history.touches[history.touches["lead_id"] == lead_id]
+        stages = history.stage_changes[history.stage_changes["lead_id"] == lead_id]
+        payloads.append(
+            {
+                "lead": lead,
+                "touches": touches.drop(columns="lead_id").to_dict("records"),
+                "stage_changes": stages.drop(columns="lead_id").to_dict("records"),
+                "as_of": pd.Timestamp(as_of).isoformat(),
+            }
+        )
+    return payloads
+
+
+def train_transition(
+    training_set: TrainingSet,
+    history: LeadHistory,
+    rules: HandSetRules,
+    *,
+    truth: pd.DataFrame | None = None,
+    seed: int = 7,
+    model_params: dict | None = None,
+    promote: bool | None = None,
+    progress: Progress | None = None,
+) -> TransitionResult:
+    """Fit, evaluate, log, register and gate the model of one transition."""
+    say = progress or (lambda _: None)
+    transition = training_set.manifest["transition"]
+    frame = training_set.frame
+    split = time_split(frame)
+    features = list(FEATURE_NAMES)
+    train, validation, test = split.train, split.validation, split.test
+    say(
+        f"[{transition}] training on {len(train):,} rows, early stopping on "
+        f"{len(validation):,}, testing on {len(test):,} (split by decision time)"
+    )
+    model = LeadConversionModel(random_state=seed, **(model_params or {}))
+    model.fit(train[features], train["label"], eval_set=(validation[features], validation["label"]))
+    say(
+        f"[{transition}] {model.best_iteration_} trees; calibration: {model.calibration_['chosen']}"
+    )
+    y_test = test["label"].to_numpy()
+    p_test = model.predict_proba(test[features])[:, 1]
+    test_points = pd.DataFrame(
+        {"lead_id": test["lead_id"].to_numpy(), "as_of": test["decision_time"].to_numpy()}
+    )
+    baseline = score_leads(rules, test_points, history)
+    metrics = compare_with_baseline(
+        y_test, p_test, baseline.total.to_numpy(), baseline.passes_threshold.to_numpy()
+    )
+    if truth is not None:
+        true_p = _true_probability(truth, transition, test)
+        if true_p is not None:
+            metrics["oracle"] = {
+                "roc_auc": oracle_auc(y_test, true_p),
+                "gap": oracle_auc(y_test, true_p) - metrics["model"]["roc_auc"],
+            }
+
+    say(f"[{transition}] plots and SHAP importance ...")
+    shap = _mean_abs_shap(model, test[features], seed)
+    scores = {"LightGBM": p_test, "hand-set points": baseline.total.to_numpy()}
+    figures = {
+        "roc": plots.roc_figure(y_test, scores),
+        "precision_recall": plots.precision_recall_figure(y_test, scores),
+        "calibration": plots.calibration_figure(y_test, {"LightGBM": p_test}),
+        "gain_lift": plots.gain_lift_figure(y_test, scores),
+        "importance": plots.importance_figure(
+            list(model.feature_names_in_),
+            model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
+            shap.to_numpy(),
+        ),
+    }
+    bundle = ScoringBundle(
+        transition=transition,
+        model=model,
+        rules=rules,
+        feature_names=features,
+        metrics=metrics,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        data_fingerprint=fingerprint(frame),
+    )
+    example_rows = flat_rows(_example_payloads(history, test.head(2)))
+    # the output example goes through the model's own parsing path
+    example_history, example_points = lead_histories_of(payloads_of(example_rows))
+    output_example = bundle.score(example_points, example_history)
+    champion = tracking.load_bundle(transition)
+    decision = promotion_decision(y_test, p_test, champion, test[features], override=promote)
+    params = {
+        "transition": transition,
+        "seed": seed,
+        "horizon_days": training_set.manifest.get("horizon_days"),
+        "n_features": len(features),
+        "best_iteration": model.best_iteration_,
+        "calibration": model.calibration_["chosen"],
+        "rules_threshold": rules.threshold,
+        **{f"split.{k}": v for k, v in split.describe().items()},
+        **{f"model.{k}": v for k, v in model.get_params().items()},
+    }
+    run_id, version = tracking.log_training_run(
+        bundle,
+        run_name=f"{transition}-{bundle.trained_at}",
+        params=params,
+        metrics=flatten_metrics(metrics),
+        figures=figures,
+        documents={
+            "training_set_manifest": training_set.manifest,
+            "calibration": model.calibration_,
+            "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
+        },
+        input_example=example_rows,
+        output_example=output_example,
+    )
+    tracking.promote(transition, version, run_id, decision)
+    say(f"[{transition}] registered version {version}: {decision['reason']}")
+    return TransitionResult(
+        transition=transition,
+        metrics=metrics,
+        split=split.describe(),
+        run_id=run_id,
+        version=version,
+        promotion=decision,
+    )
+
+
+def _true_probability(
+    truth: pd.DataFrame, transition: str, rows: pd.DataFrame
+) -> np.ndarray | None:
+    """The simulator's true probability of each test row, when the truth file covers them."""
+    own = truth[truth["transition"] == transition].set_index("lead_id")["true_probability"]
+    values = own.reindex(rows["lead_id"].to_numpy())
+    return None if values.isna().any() else values.to_numpy()

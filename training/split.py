@@ -1,0 +1,73 @@
+"""Time-based train/validation/test split.
+
+A model is used on leads that arrive after it was trained, so it is judged the same way:
+train on the older decision times, validate and test on newer ones. A random split across
+time would let the model learn from the future (seasonality, campaign mix, drift) and
+overstate every metric. Rows sharing a decision time never straddle two parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from leadscore.errors import InputError
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Attributes:
+    train, validation, test: disjoint row sets, each later in time than the one before.
+    boundaries: first decision time of validation and of test.
+    """
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    boundaries: tuple[pd.Timestamp, pd.Timestamp]
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "train_rows": len(self.train),
+            "validation_rows": len(self.validation),
+            "test_rows": len(self.test),
+            "validation_from": str(self.boundaries[0]),
+            "test_from": str(self.boundaries[1]),
+        }
+
+
+def time_split(
+    frame: pd.DataFrame,
+    *,
+    time_column: str = "decision_time",
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> TimeSplit:
+    """Split by quantiles of ``time_column``: oldest for training, newest for testing."""
+    if not 0 < validation_fraction < 1 or not 0 < test_fraction < 1:
+        raise InputError("validation and test fractions must lie between 0 and 1")
+    if validation_fraction + test_fraction >= 1:
+        raise InputError("validation and test fractions must leave rows for training")
+    times = pd.to_datetime(frame[time_column])
+    order = np.argsort(times.to_numpy(), kind="stable")
+    ordered = frame.iloc[order]
+    sorted_times = times.to_numpy()[order]
+    n = len(frame)
+    test_at = sorted_times[min(n - 1, int(n * (1 - test_fraction)))]
+    validation_at = sorted_times[min(n - 1, int(n * (1 - test_fraction - validation_fraction)))]
+    is_test = sorted_times >= test_at
+    is_validation = (sorted_times >= validation_at) & ~is_test
+    is_train = ~(is_test | is_validation)
+    if not (is_train.any() and is_validation.any() and is_test.any()):
+        raise InputError(
+            f"{time_column}: too few distinct times ({len(np.unique(sorted_times))}) "
+            "to split into train, validation and test"
+        )
+    return TimeSplit(
+        train=ordered[is_train],
+        validation=ordered[is_validation],
+        test=ordered[is_test],
+        boundaries=(pd.Timestamp(validation_at), pd.Timestamp(test_at)),
+    )

@@ -1,0 +1,139 @@
+"""Every MLflow call of training: configure the store, log a run, register, promote by alias.
+
+The embedded default is a SQLite tracking database and an artifact folder in the working
+directory, so a fresh clone needs no server; ``MLFLOW_TRACKING_URI`` wins when set. Each
+transition has one registered model; a new version is the ``challenger`` and becomes the
+``champion`` only when it beats the current champion on the same test rows (or there is none),
+so a team can always see, and roll back to, what served before.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+import matplotlib.pyplot as plt
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from leadscore.errors import ModelNotFoundError
+from training.bundle import ScoringBundle
+from training.pyfunc import LeadHistoryModel
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+_PACKAGE_DIRS = ("features", "training", "leadscore")
+
+
+def registered_name(transition: str) -> str:
+    """``mql_to_sql`` -> ``leadscore-mql-to-sql``."""
+    return f"leadscore-{transition.replace('_', '-')}"
+
+
+def configure(tracking_uri: str | None, artifacts_dir: Path, experiment: str) -> str:
+    """Point MLflow at the store and make sure the experiment exists; returns its id."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        mlflow.set_experiment(experiment)
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:"):  # keep artifacts beside the database, not in ./mlruns
+        location = Path(artifacts_dir).resolve().as_uri()
+    experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return experiment_id
+
+
+def git_commit() -> str:
+    """The commit being trained, so every run can be traced to its code."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def log_training_run(
+    bundle: ScoringBundle,
+    *,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    figures: dict[str, plt.Figure],
+    documents: dict[str, dict],
+    input_example: Any,
+    output_example: Any,
+) -> tuple[str, str]:
+    """Log one transition's run and register its model; returns (run_id, model version)."""
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags(
+            {
+                "transition": bundle.transition,
+                "git_commit": git_commit(),
+                "data_fingerprint": bundle.data_fingerprint,
+            }
+        )
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
+            plt.close(figure)
+        for name, document in documents.items():
+            mlflow.log_dict(document, f"{name}.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle_path = Path(tmp) / "bundle.joblib"
+            joblib.dump(bundle, bundle_path)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=LeadHistoryModel(),
+                artifacts={"bundle": str(bundle_path)},
+                code_paths=[str(Path(__file__).resolve().parents[1] / d) for d in _PACKAGE_DIRS],
+                signature=infer_signature(input_example, output_example),
+                input_example=input_example,
+                registered_model_name=registered_name(bundle.transition),
+            )
+        version = str(info.registered_model_version)
+        MlflowClient().set_registered_model_alias(
+            registered_name(bundle.transition), CHALLENGER, version
+        )
+        return run.info.run_id, version
+
+
+def load_bundle(transition: str, alias: str = CHAMPION) -> ScoringBundle | None:
+    """The bundle behind ``models:/<name>@<alias>``, or None when there is no such alias."""
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(registered_name(transition), alias)
+    except MlflowException:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{registered_name(transition)}/{version.version}",
+            dst_path=tmp,
+        )
+        bundle_file = next(Path(path).rglob("bundle.joblib"), None)
+        if bundle_file is None:
+            raise ModelNotFoundError(f"{registered_name(transition)}@{alias} has no bundle")
+        return joblib.load(bundle_file)
+
+
+def promote(transition: str, version: str, run_id: str, decision: dict[str, Any]) -> None:
+    """Record the promotion decision on the run and move ``champion`` if it says so."""
+    client = MlflowClient()
+    if decision["promote"]:
+        client.set_registered_model_alias(registered_name(transition), CHAMPION, version)
+    client.set_tag(run_id, "promotion", "champion" if decision["promote"] else "challenger")
+    client.set_tag(run_id, "promotion_reason", decision["reason"])
+    for key in ("challenger_auc", "champion_auc"):
+        if decision.get(key) is not None:
+            client.log_metric(run_id, f"promotion.{key}", decision[key])
