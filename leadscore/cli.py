@@ -91,7 +91,10 @@ def build_features_command(
     )
     for name, training_set in sets.items():
         write_training_set(training_set, out, name)
-        typer.echo(json.dumps({name: training_set.manifest}, indent=2, default=str))
+        shown = {k: v for k, v in training_set.manifest.items() if k != "features"}
+        shown["features"] = f"{len(training_set.manifest['features'])} (names and kinds in file)"
+        shown["file"] = str(out / f"{name}.parquet")
+        typer.echo(json.dumps({name: shown}, indent=2, default=str))
 
 
 @app.command()
