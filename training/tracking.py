@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,26 @@ from training.pyfunc import LeadHistoryModel
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 _PACKAGE_DIRS = ("features", "training", "leadscore")
+# What the bundled code imports; pinned to the versions that trained the model. Listing them
+# spares MLflow from inferring them by loading the model in a subprocess (seconds per run).
+_RUNTIME_PACKAGES = (
+    "mlflow",
+    "lightgbm",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "joblib",
+    "pyyaml",
+    "pydantic",
+    "pydantic-settings",
+    "matplotlib",
+)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the logged model, from the training environment."""
+    return [f"{name}=={version(name)}" for name in _RUNTIME_PACKAGES]
 
 
 def registered_name(transition: str) -> str:
@@ -100,6 +121,7 @@ def log_training_run(
                 code_paths=[str(Path(__file__).resolve().parents[1] / d) for d in _PACKAGE_DIRS],
                 signature=infer_signature(input_example, output_example),
                 input_example=input_example,
+                pip_requirements=pip_requirements(),
                 registered_model_name=registered_name(bundle.transition),
             )
         version = str(info.registered_model_version)
@@ -137,3 +159,60 @@ def promote(transition: str, version: str, run_id: str, decision: dict[str, Any]
     for key in ("challenger_auc", "champion_auc"):
         if decision.get(key) is not None:
             client.log_metric(run_id, f"promotion.{key}", decision[key])
+
+
+def log_flat_run(
+    predict: Any,
+    *,
+    model_name: str,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    figures: dict[str, plt.Figure],
+    documents: dict[str, dict],
+    tags: dict[str, str],
+    input_example: Any,
+) -> tuple[str, str, bool]:
+    """Log a flat-table run and register its model; returns (run_id, version, is_champion).
+
+    ``predict`` (``FlatScorer.predict``: raw table rows in, a ``probability`` column out) is
+    logged as a function pyfunc, pickled with its fitted model and column plan. The signature
+    names the input columns but types them "any": the scorer reads numbers, number text,
+    booleans and blanks alike, where MLflow's strict types would refuse an integer column whose
+    example held floats. The new version is the ``challenger``, and also the ``champion`` when
+    the model has none yet: there is no baseline to gate against.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    client = MlflowClient()
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags({**tags, "registered_model": model_name, "git_commit": git_commit()})
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
+            plt.close(figure)
+        for name, document in documents.items():
+            mlflow.log_dict(document, f"{name}.json")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=predict,
+            code_paths=[str(Path(__file__).resolve().parents[1] / d) for d in _PACKAGE_DIRS],
+            signature=ModelSignature(
+                inputs=Schema([ColSpec(AnyType(), str(c)) for c in input_example.columns]),
+                outputs=Schema([ColSpec("double", "probability")]),
+            ),
+            input_example=input_example,
+            registered_model_name=model_name,
+        )
+        version = str(info.registered_model_version)
+        client.set_registered_model_alias(model_name, CHALLENGER, version)
+        try:
+            client.get_model_version_by_alias(model_name, CHAMPION)
+            is_champion = False
+        except MlflowException:
+            client.set_registered_model_alias(model_name, CHAMPION, version)
+            is_champion = True
+        mlflow.set_tag("promotion", CHAMPION if is_champion else CHALLENGER)
+        return run.info.run_id, version, is_champion

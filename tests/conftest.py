@@ -1,0 +1,56 @@
+"""Shared fixtures: one small seeded simulated history for all tests, and MLflow stores in
+temporary folders (real SQLite tracking and registry, no server)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.build import TrainingSet, build_training_sets
+from features.io import write_simulation
+from features.simulate import Simulation, simulate
+from training import tracking
+from training.rules import HandSetRules, default_rules_path, load_rules
+
+SIMULATED_LEADS = 8_000
+
+
+@pytest.fixture(scope="session")
+def simulation() -> Simulation:
+    """8,000 leads over two years: enough rows for a model to learn, fast to build."""
+    return simulate(SIMULATED_LEADS, seed=3, start=datetime(2024, 1, 1), days=730)
+
+
+@pytest.fixture(scope="session")
+def simulation_dir(simulation: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulation written as the CLI writes it (three tables, truth, metadata)."""
+    directory = tmp_path_factory.mktemp("raw")
+    write_simulation(simulation, directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def training_sets(simulation: Simulation) -> dict[str, TrainingSet]:
+    return build_training_sets(simulation.history, horizon_days=90)
+
+
+@pytest.fixture(scope="session")
+def hand_set_rules() -> HandSetRules:
+    return load_rules(default_rules_path())
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite tracking + registry store; returns its URI."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracking.configure(uri, tmp_path / "mlartifacts", "leadscore-test")
+    return uri
+
+
+@pytest.fixture(scope="session")
+def truth(simulation: Simulation) -> pd.DataFrame:
+    return simulation.truth

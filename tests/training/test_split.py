@@ -1,0 +1,39 @@
+"""The time split: older rows train, newer rows validate and test; never across time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadscore.errors import InputError
+from training.split import time_split
+
+
+def _frame(times: list[str] | pd.DatetimeIndex) -> pd.DataFrame:
+    times = pd.to_datetime(pd.Series(times))
+    return pd.DataFrame({"decision_time": times, "label": np.arange(len(times)) % 2})
+
+
+def test_every_test_row_is_newer_than_every_validation_row_and_training_row():
+    rng = np.random.default_rng(0)
+    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.uniform(0, 700, 1000), unit="D")
+    split = time_split(_frame(times).sample(frac=1.0, random_state=1))
+    assert split.train["decision_time"].max() < split.validation["decision_time"].min()
+    assert split.validation["decision_time"].max() < split.test["decision_time"].min()
+    assert len(split.train) + len(split.validation) + len(split.test) == 1000
+    assert 130 <= len(split.test) <= 170
+
+
+def test_rows_sharing_a_decision_time_stay_on_one_side():
+    times = ["2024-01-01"] * 50 + ["2024-02-01"] * 30 + ["2024-03-01"] * 20
+    split = time_split(_frame(times))
+    for part in (split.train, split.validation, split.test):
+        for other in (split.train, split.validation, split.test):
+            if part is not other:
+                assert not set(part["decision_time"]) & set(other["decision_time"])
+
+
+def test_too_few_distinct_times_is_a_clear_error():
+    with pytest.raises(InputError, match="decision_time: too few distinct times"):
+        time_split(_frame(["2024-01-01"] * 10))

@@ -1,0 +1,112 @@
+"""A full training run on simulated leads: metrics against the baseline, MLflow run contents,
+the registered model servable from raw lead history, and the champion/challenger gate."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from features.online import lead_histories_of
+from training.pyfunc import flat_rows, payloads_of
+from training.run import _example_payloads, promotion_decision, train_transition
+from training.tracking import load_bundle, registered_name
+
+pytestmark = pytest.mark.slow
+WEAK = {"n_estimators": 2, "num_leaves": 2, "learning_rate": 0.01}
+
+
+@pytest.fixture
+def first_run(training_sets, simulation, hand_set_rules, mlflow_store):
+    return train_transition(
+        training_sets["mql_to_sql"], simulation.history, hand_set_rules, truth=simulation.truth
+    )
+
+
+def test_run_reports_model_and_baseline_on_the_same_test_rows(first_run):
+    m = first_run.metrics
+    assert m["model"]["rows"] == m["baseline"]["rows"] == first_run.split["test_rows"]
+    assert m["model"]["roc_auc"] > m["baseline"]["roc_auc"]
+    assert 0 <= m["oracle"]["gap"] < 0.1
+    assert {"log_loss", "brier", "ece"} <= set(m["model"])
+    assert "log_loss" not in m["baseline"]
+
+
+def test_run_logs_params_metrics_plots_manifest_and_lineage(first_run):
+    client = MlflowClient()
+    run = client.get_run(first_run.run_id)
+    assert run.data.metrics["model.roc_auc"] == pytest.approx(first_run.metrics["model"]["roc_auc"])
+    assert "baseline.lift_10" in run.data.metrics
+    assert run.data.params["transition"] == "mql_to_sql"
+    assert len(run.data.tags["git_commit"]) >= 7
+    assert len(run.data.tags["data_fingerprint"]) == 16
+    artifacts = {a.path for a in client.list_artifacts(first_run.run_id)}
+    assert {"training_set_manifest.json", "calibration.json", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(first_run.run_id, "plots")}
+    assert {
+        f"plots/{p}.png"
+        for p in ("roc", "precision_recall", "calibration", "gain_lift", "importance")
+    } <= plots
+
+
+def test_first_version_becomes_champion(first_run):
+    version = MlflowClient().get_model_version_by_alias(registered_name("mql_to_sql"), "champion")
+    assert str(version.version) == first_run.version == "1"
+    assert first_run.promotion["promote"] and first_run.promotion["reason"] == "no champion yet"
+
+
+def test_registered_model_scores_raw_lead_history_like_the_bundle(
+    first_run, simulation, training_sets
+):
+    model = mlflow.pyfunc.load_model(f"models:/{registered_name('mql_to_sql')}@champion")
+    rows = training_sets["mql_to_sql"].frame.tail(5)
+    payloads = _example_payloads(simulation.history, rows)
+    served = model.predict(flat_rows(payloads))
+    history, points = lead_histories_of(payloads_of(flat_rows(payloads)))
+    expected = load_bundle("mql_to_sql").score(points, history)
+    np.testing.assert_allclose(served["probability"], expected["probability"])
+    assert set(served.columns) == {"lead_id", "probability", "hand_set_points", "passes_threshold"}
+
+
+def test_weaker_challenger_does_not_replace_the_champion(
+    first_run, training_sets, simulation, hand_set_rules
+):
+    second = train_transition(
+        training_sets["mql_to_sql"], simulation.history, hand_set_rules, model_params=WEAK
+    )
+    client = MlflowClient()
+    name = registered_name("mql_to_sql")
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "2"
+    assert not second.promotion["promote"]
+    assert second.promotion["champion_auc"] > second.promotion["challenger_auc"]
+    assert client.get_run(second.run_id).data.tags["promotion"] == "challenger"
+
+
+def test_promote_flag_overrides_the_gate(first_run, training_sets, simulation, hand_set_rules):
+    forced = train_transition(
+        training_sets["mql_to_sql"],
+        simulation.history,
+        hand_set_rules,
+        model_params=WEAK,
+        promote=True,
+    )
+    assert forced.promotion["promote"] and "forced" in forced.promotion["reason"]
+    version = MlflowClient().get_model_version_by_alias(registered_name("mql_to_sql"), "champion")
+    assert str(version.version) == forced.version
+
+
+def test_gate_compares_both_models_on_the_same_rows(first_run, training_sets):
+    champion = load_bundle("mql_to_sql")
+    test = training_sets["mql_to_sql"].frame.tail(600)
+    y = test["label"].to_numpy()
+    better = champion.score_features(test)
+    worse = np.random.default_rng(0).random(len(y))
+    assert promotion_decision(y, better, champion, test, override=None)["promote"] is False  # tie
+    assert promotion_decision(y, worse, champion, test, override=None)["promote"] is False
+    assert promotion_decision(y, worse, champion, test, override=True)["promote"] is True
+    assert promotion_decision(y, better, None, test, override=False)["promote"] is False
+    assert promotion_decision(y, worse, None, test, override=None)["reason"] == "no champion yet"
+    assert isinstance(pd.Timestamp(champion.trained_at), pd.Timestamp)
