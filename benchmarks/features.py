@@ -20,6 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+# This folder holds a script named features.py; keep it from shadowing the features package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
 OUT = Path(__file__).parent / "out" / "features"
 
 

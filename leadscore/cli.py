@@ -114,8 +114,31 @@ def train(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the test metrics as one JSON object.")
     ] = False,
+    table: Annotated[
+        Path | None,
+        typer.Option(help="Train from a flat CRM export (one row per lead) instead of history."),
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="--table: the converted-or-not column.")] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="--table: the lead id column.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="--table: time column for a time-based split.")
+    ] = None,
+    allow_leaky: Annotated[
+        list[str] | None,
+        typer.Option(help="--table: use this column although it looks like the outcome."),
+    ] = None,
 ) -> None:
-    """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models."""
+    """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models.
+
+    With --table, train one model from a flat export instead, refusing columns that leak the
+    label unless allowed."""
+    if table is not None:
+        _train_from_table(
+            table, label, id_column, time_column, allow_leaky or [], seed, json_output
+        )
+        return
     from features.build import build_training_sets
     from features.io import read_lead_history, read_truth
     from training import tracking
@@ -154,6 +177,37 @@ def train(
         typer.echo(comparison_table(results))
 
 
+def _train_from_table(
+    table: Path,
+    label: str | None,
+    id_column: str | None,
+    time_column: str | None,
+    allow_leaky: list[str],
+    seed: int | None,
+    json_output: bool,
+) -> None:
+    from leadscore.errors import InputError
+    from training import tracking
+    from training.flat_run import flat_json, flat_summary, train_from_table
+
+    if not label:
+        raise InputError("--table needs --label COLUMN (the converted-or-not column)")
+    settings = get_settings()
+    tracking.configure(
+        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+    )
+    result = train_from_table(
+        table,
+        label=label,
+        id_column=id_column,
+        time_column=time_column,
+        allow_leaky=allow_leaky,
+        seed=settings.seed if seed is None else seed,
+        progress=progress,
+    )
+    typer.echo(json.dumps(flat_json(result), default=str) if json_output else flat_summary(result))
+
+
 @app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
@@ -162,7 +216,18 @@ def demo(
     compare both models with the hand-set rules, log and register them in MLflow."""
     generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730)
     build_features_command(data=None, out=None, horizon_days=None, data_end=None)
-    train(data=None, rules=None, promote=None, seed=None, json_output=False)
+    train(
+        data=None,
+        rules=None,
+        promote=None,
+        seed=None,
+        json_output=False,
+        table=None,
+        label=None,
+        id_column=None,
+        time_column=None,
+        allow_leaky=None,
+    )
 
 
 def main() -> None:

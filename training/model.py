@@ -138,8 +138,10 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         for name in self.feature_names_in_:
             column = X[name]
             if name in self.categorical_levels_:
-                values = column.astype("object").where(column.notna(), None)
-                out[name] = pd.Categorical(values, categories=self.categorical_levels_[name])
+                levels = self.categorical_levels_[name]
+                values = column.astype("object")
+                values = values.where(values.isin(levels), None)  # unseen -> missing
+                out[name] = pd.Categorical(values, categories=levels)
             else:
                 out[name] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
         return pd.DataFrame(out, index=X.index)

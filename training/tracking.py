@@ -204,6 +204,7 @@ def log_flat_run(
                 outputs=Schema([ColSpec("double", "probability")]),
             ),
             input_example=input_example,
+            pip_requirements=pip_requirements(),
             registered_model_name=model_name,
         )
         version = str(info.registered_model_version)

@@ -1,0 +1,114 @@
+"""``leadscore train --table FILE --label COLUMN`` through the installed console script, in a
+fresh working directory with its own MLflow store: what a user with a CRM export sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.training.test_flat_table import make_table, write_csv
+
+
+def leadscore_command() -> str:
+    found = shutil.which("leadscore")
+    return found or str(Path(sys.executable).parent / "leadscore")
+
+
+def run_leadscore(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the CLI in ``folder`` with every store and default pointing inside it."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LEADSCORE_") and k != "MLFLOW_TRACKING_URI"
+    }
+    env |= {
+        "LEADSCORE_MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlflow.db",
+        "LEADSCORE_MLFLOW_ARTIFACTS_DIR": str(folder / "mlartifacts"),
+        "LEADSCORE_DATA_DIR": str(folder / "data"),
+        "LEADSCORE_EXPERIMENT": "cli-test",
+    }
+    return subprocess.run(
+        [leadscore_command(), "train", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *names: str) -> None:
+    """Exit 2, no traceback, exactly one ``error:`` line on stderr naming each of ``names``."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stderr
+    for name in names:
+        assert name in lines[0]
+
+
+@pytest.mark.slow
+def test_good_table_trains_and_prints_a_summary(tmp_path: Path) -> None:
+    path = write_csv(make_table(), tmp_path)
+    result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
+    assert result.returncode == 0, result.stderr
+    assert "ROC-AUC" in result.stdout
+    assert "leadscore-flat-converted" in result.stdout
+    assert (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_json_prints_one_object_with_roc_auc(tmp_path: Path) -> None:
+    path = write_csv(make_table(), tmp_path)
+    result = run_leadscore(
+        tmp_path,
+        *("--table", str(path), "--label", "converted", "--id", "lead_id"),
+        *("--time", "created_at", "--json"),
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert isinstance(payload, dict)
+    assert 0.5 < payload["roc_auc"] <= 1
+
+
+def test_leaky_column_exits_2_naming_it(tmp_path: Path) -> None:
+    table = make_table(n=1_000)
+    table["stage"] = np.where(table["converted"] == 1, "Won", "Lost")
+    path = write_csv(table, tmp_path)
+    result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
+    assert_one_line_error(result, "stage", "--allow-leaky")
+
+
+@pytest.mark.slow
+def test_allowed_leaky_column_is_used(tmp_path: Path) -> None:
+    table = make_table(n=1_000)
+    table["stage"] = np.where(table["converted"] == 1, "Won", "Lost")
+    path = write_csv(table, tmp_path)
+    args = ("--table", str(path), "--label", "converted", "--allow-leaky", "stage", "--json")
+    result = run_leadscore(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["leaky_columns_allowed"] == ["stage"]
+
+
+def test_missing_label_column_exits_2_naming_it(tmp_path: Path) -> None:
+    path = write_csv(make_table(n=200), tmp_path)
+    result = run_leadscore(tmp_path, "--table", str(path), "--label", "is_won")
+    assert_one_line_error(result, "is_won")
+
+
+def test_unreadable_file_exits_2_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "export.parquet"
+    path.write_bytes(b"\x00\x01 definitely not parquet")
+    result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
+    assert_one_line_error(result, "export.parquet")
