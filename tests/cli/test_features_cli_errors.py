@@ -1,0 +1,60 @@
+"""`leadscore features` on broken lead history: one line on stderr naming the problem, exit 2,
+never a traceback. Runs the installed console script, as a user would."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from features.io import write_lead_history
+from tests.factories import make_history
+
+
+def leadscore() -> str:
+    return shutil.which("leadscore") or str(Path(sys.executable).parent / "leadscore")
+
+
+def run_features(data: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [leadscore(), "features", "--data", str(data), "--out", str(cwd / "features")],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_required_column_exits_2_naming_table_and_column(tmp_path: Path):
+    data = tmp_path / "raw"
+    write_lead_history(make_history(), data, "csv")
+    touches = (data / "touches.csv").read_text().replace("occurred_at", "timestamp")
+    (data / "touches.csv").write_text(touches)
+    result = run_features(data, tmp_path)
+    assert_one_line_error(result, "error: touches.occurred_at: required column is missing")
+
+
+@pytest.mark.parametrize("broken", ["missing_table", "duplicate_ids"])
+def test_unusable_history_exits_2_with_one_line(tmp_path: Path, broken: str):
+    data = tmp_path / "raw"
+    history = make_history()
+    write_lead_history(history, data, "parquet")
+    if broken == "missing_table":
+        (data / "stage_changes.parquet").unlink()
+        expected = "stage_changes.csv"
+    else:
+        history.leads.assign(lead_id=[1, 1, 2]).to_parquet(data / "leads.parquet")
+        expected = "leads.lead_id: 2 rows share a lead_id"
+    assert_one_line_error(run_features(data, tmp_path), expected)
