@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create or refresh .venv
 
-demo: $(STAMP)  ## generate leads, build training sets (end to end on embedded defaults)
+demo: $(STAMP)  ## simulate, build training sets, train, compare, log and register (end to end)
 	$(BIN)/leadscore demo --leads $(LEADS)
 
 test: $(STAMP)  ## ruff + the whole test suite (slow tests included)
@@ -31,6 +31,7 @@ lint: $(STAMP)  ## ruff only
 
 bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/quality.py
 
 clean:  ## remove generated data and stores (keeps .venv)
 	rm -rf data mlruns mlartifacts mlflow.db reports
