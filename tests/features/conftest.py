@@ -7,21 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import ACTIONS, CHANNELS, PAGE_TYPES, TABLES, dtype_of
+from features.contract import ACTIONS, CHANNELS, PAGE_TYPES
 from features.history import LeadHistory
+from tests.factories import typed
 
 START = pd.Timestamp("2024-01-01")
-
-
-def _typed(table: str, data: dict) -> pd.DataFrame:
-    frame = pd.DataFrame(data)
-    for column in TABLES[table]:
-        if column.name not in frame:
-            frame[column.name] = None
-        dtype = dtype_of(column)
-        if dtype is not None:
-            frame[column.name] = frame[column.name].astype(dtype)
-    return frame[[c.name for c in TABLES[table]]]
 
 
 def random_history(seed: int, n_leads: int = 200, days: int = 400) -> LeadHistory:
@@ -29,7 +19,7 @@ def random_history(seed: int, n_leads: int = 200, days: int = 400) -> LeadHistor
     rng = np.random.default_rng(seed)
     lead_id = np.arange(1, n_leads + 1)
     created = START + pd.to_timedelta(rng.uniform(0, days * 0.6, n_leads), unit="D")
-    leads = _typed(
+    leads = typed(
         "leads",
         {
             "lead_id": lead_id,
@@ -49,7 +39,7 @@ def random_history(seed: int, n_leads: int = 200, days: int = 400) -> LeadHistor
     n_touches = rng.poisson(12, n_leads)
     owner = np.repeat(np.arange(n_leads), n_touches)
     offsets = rng.uniform(0, days * 0.5, len(owner))
-    touches = _typed(
+    touches = typed(
         "touches",
         {
             "lead_id": lead_id[owner],
@@ -84,7 +74,7 @@ def random_history(seed: int, n_leads: int = 200, days: int = 400) -> LeadHistor
     stage_frame = pd.DataFrame(stages, columns=["lead_id", "stage", "changed_at"])
     # touches exactly at the MQL time: the cut must leave them out
     at_mql = stage_frame[stage_frame["stage"] == "mql"].head(n_leads // 10)
-    extra = _typed(
+    extra = typed(
         "touches",
         {
             "lead_id": at_mql["lead_id"].to_numpy(),
@@ -96,7 +86,7 @@ def random_history(seed: int, n_leads: int = 200, days: int = 400) -> LeadHistor
         },
     )
     touches = pd.concat([touches, extra], ignore_index=True)
-    return LeadHistory(leads, touches, _typed("stage_changes", stage_frame))
+    return LeadHistory(leads, touches, typed("stage_changes", stage_frame))
 
 
 @pytest.fixture(scope="session")

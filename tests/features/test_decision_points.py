@@ -6,20 +6,20 @@ import pandas as pd
 
 from features.decision_points import data_end_of, decision_points
 from features.history import LeadHistory
-from tests.features.conftest import _typed
+from tests.factories import typed
 
 T0 = pd.Timestamp("2024-01-01")
 
 
 def _history(stages: list[tuple[int, str, str]]) -> LeadHistory:
     ids = sorted({s[0] for s in stages})
-    leads = _typed(
+    leads = typed(
         "leads", {"lead_id": ids, "created_at": [T0] * len(ids), "lead_type": "informational"}
     )
-    touches = _typed("touches", {"lead_id": [], "occurred_at": [], "channel": [], "action": []})
+    touches = typed("touches", {"lead_id": [], "occurred_at": [], "channel": [], "action": []})
     frame = pd.DataFrame(stages, columns=["lead_id", "stage", "changed_at"])
     frame["changed_at"] = pd.to_datetime(frame["changed_at"])
-    return LeadHistory(leads, touches, _typed("stage_changes", frame))
+    return LeadHistory(leads, touches, typed("stage_changes", frame))
 
 
 def _rows(history: LeadHistory, transition: str, end: str = "2025-01-01", horizon: int = 90):

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from features.build import build_training_sets
 from features.contract import ACTIONS, CHANNELS, PAGE_TYPES
 from features.history import LeadHistory
-from tests.features.conftest import _typed, random_history
+from tests.factories import typed
+from tests.features.conftest import random_history
 
 HISTORY = random_history(seed=5, n_leads=60)
 DATA_END = pd.Timestamp("2026-01-01")
@@ -45,7 +46,7 @@ def test_adding_touches_at_or_after_decision_time_changes_nothing(edits, transit
         lead_id = base.index[row % len(base)]
         at = base.loc[lead_id, "decision_time"] + pd.Timedelta(days=days)
         new.append((lead_id, at, channel, action, page, 600.0))
-    extra = _typed(
+    extra = typed(
         "touches",
         pd.DataFrame(
             new, columns=["lead_id", "occurred_at", "channel", "action", "page_type", "duration_s"]
@@ -84,7 +85,7 @@ def test_stage_changes_after_decision_time_change_no_features(row, stage, days):
     base = BASELINE["sql_to_won"]
     lead_id = base.index[row % len(base)]
     at = base.loc[lead_id, "decision_time"] + pd.Timedelta(days=days)
-    extra = _typed(
+    extra = typed(
         "stage_changes", pd.DataFrame({"lead_id": [lead_id], "stage": [stage], "changed_at": [at]})
     )
     changed = LeadHistory(HISTORY.leads, HISTORY.touches, pd.concat([HISTORY.stage_changes, extra]))
@@ -99,7 +100,7 @@ def test_the_same_touch_one_second_before_the_decision_does_change_features():
     base = BASELINE["mql_to_sql"]
     lead_id = base.index[0]
     at = base.loc[lead_id, "decision_time"] - pd.Timedelta(seconds=1)
-    extra = _typed(
+    extra = typed(
         "touches",
         pd.DataFrame(
             {
