@@ -13,6 +13,8 @@ from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from features.contract import LEADS_COLUMNS
 
@@ -26,6 +28,35 @@ def _clean(value: Any) -> Any:
     return value.isoformat() if isinstance(value, pd.Timestamp) else value
 
 
+_SPEC_TYPE = {"integer": "double", "number": "double", "boolean": "boolean"}
+
+
+def signature() -> ModelSignature:
+    """The model's input and output schema, declared from the data contract rather than
+    inferred from an example, so a lead with a missing attribute (a CRM gap) is accepted."""
+    lead_specs = [
+        ColSpec(_SPEC_TYPE.get(c.kind, "string"), c.name, required=not c.nullable)
+        for c in LEADS_COLUMNS
+    ]
+    inputs = Schema(
+        [
+            *lead_specs,
+            ColSpec("string", "touches"),
+            ColSpec("string", "stage_changes"),
+            ColSpec("string", "as_of", required=False),
+        ]
+    )
+    outputs = Schema(
+        [
+            ColSpec("string", "lead_id"),
+            ColSpec("double", "probability"),
+            ColSpec("double", "hand_set_points"),
+            ColSpec("boolean", "passes_threshold"),
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
 def flat_rows(payloads: list[dict]) -> pd.DataFrame:
     """Lead payloads (``lead``, ``touches``, ``stage_changes``, ``as_of``) -> model input rows."""
     rows = []
@@ -35,7 +66,9 @@ def flat_rows(payloads: list[dict]) -> pd.DataFrame:
         row["stage_changes"] = json.dumps(payload.get("stage_changes") or [], default=str)
         row["as_of"] = str(payload.get("as_of") or "")
         rows.append(row)
-    return pd.DataFrame(rows, columns=INPUT_COLUMNS).astype({"lead_id": "str"})
+    numeric = [c.name for c in LEADS_COLUMNS if c.kind in ("integer", "number")]
+    frame = pd.DataFrame(rows, columns=INPUT_COLUMNS)
+    return frame.astype({"lead_id": "str", **dict.fromkeys(numeric, "float64")})
 
 
 def payloads_of(frame: pd.DataFrame) -> list[dict]:

@@ -18,12 +18,11 @@ from sklearn.metrics import roc_auc_score
 from features.build import TrainingSet
 from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
-from features.online import lead_histories_of
 from training import plots, tracking
 from training.bundle import ScoringBundle
 from training.evaluate import compare_with_baseline, flatten_metrics, oracle_auc
 from training.model import LeadConversionModel
-from training.pyfunc import flat_rows, payloads_of
+from training.pyfunc import flat_rows
 from training.rules import HandSetRules, score_leads
 from training.split import time_split
 
@@ -187,9 +186,6 @@ def train_transition(
         data_fingerprint=fingerprint(frame),
     )
     example_rows = flat_rows(_example_payloads(history, test.head(2)))
-    # the output example goes through the model's own parsing path
-    example_history, example_points = lead_histories_of(payloads_of(example_rows))
-    output_example = bundle.score(example_points, example_history)
     champion = tracking.load_bundle(transition)
     decision = promotion_decision(y_test, p_test, champion, test[features], override=promote)
     params = {
@@ -215,7 +211,6 @@ def train_transition(
             "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
         },
         input_example=example_rows,
-        output_example=output_example,
     )
     tracking.promote(transition, version, run_id, decision)
     say(f"[{transition}] registered version {version}: {decision['reason']}")

@@ -21,11 +21,10 @@ import matplotlib.pyplot as plt
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 
 from leadscore.errors import ModelNotFoundError
 from training.bundle import ScoringBundle
-from training.pyfunc import LeadHistoryModel
+from training.pyfunc import LeadHistoryModel, signature
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 _PACKAGE_DIRS = ("features", "training", "leadscore")
@@ -93,7 +92,6 @@ def log_training_run(
     figures: dict[str, plt.Figure],
     documents: dict[str, dict],
     input_example: Any,
-    output_example: Any,
 ) -> tuple[str, str]:
     """Log one transition's run and register its model; returns (run_id, model version)."""
     with mlflow.start_run(run_name=run_name) as run:
@@ -119,7 +117,7 @@ def log_training_run(
                 python_model=LeadHistoryModel(),
                 artifacts={"bundle": str(bundle_path)},
                 code_paths=[str(Path(__file__).resolve().parents[1] / d) for d in _PACKAGE_DIRS],
-                signature=infer_signature(input_example, output_example),
+                signature=signature(),
                 input_example=input_example,
                 pip_requirements=pip_requirements(),
                 registered_model_name=registered_name(bundle.transition),
