@@ -5,6 +5,7 @@ on stderr and exit code 2, never a traceback."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,22 @@ app = typer.Typer(
 def progress(message: str) -> None:
     """Progress lines for long jobs; stderr so --json output stays clean."""
     typer.echo(message, err=True)
+
+
+def _finite(value: object) -> object:
+    """NaN and infinity as null: strict JSON parsers reject them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def emit_json(value: object) -> None:
+    """One JSON object on stdout."""
+    typer.echo(json.dumps(_finite(value), default=str, allow_nan=False))
 
 
 @app.command()
@@ -172,7 +189,7 @@ def train(
         for training_set in sets.values()
     ]
     if json_output:
-        typer.echo(json.dumps({r.transition: r.metrics for r in results}, default=str))
+        emit_json({r.transition: r.metrics for r in results})
     else:
         typer.echo(comparison_table(results))
 
@@ -205,7 +222,10 @@ def _train_from_table(
         seed=settings.seed if seed is None else seed,
         progress=progress,
     )
-    typer.echo(json.dumps(flat_json(result), default=str) if json_output else flat_summary(result))
+    if json_output:
+        emit_json(flat_json(result))
+    else:
+        typer.echo(flat_summary(result))
 
 
 @app.command()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,14 @@ class Settings(BaseSettings):
     mlflow_artifacts_dir: where run artifacts go with the embedded SQLite store.
     experiment: MLflow experiment of training runs.
     rules_path: the hand-set rules file (default: the shipped models/hand_set_rules.yaml).
+    api_key: when set, every /v1 request of the API must send it in the X-API-Key header.
+    model_dir: serve bundles from this folder (``<transition>.joblib`` or an MLflow model folder
+        per transition) instead of the registry.
+    model_alias: registry alias the API serves (``models:/<name>@<alias>``).
+    max_batch_leads: most leads one /v1/score/batch request may hold.
+    max_touches_per_lead: most touches one lead of a request may hold.
+    batch_reasons: whether /v1/score/batch explains each score unless the request says.
+    reasons_per_direction: reasons pushing up (and down) returned per transition.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
@@ -32,6 +40,19 @@ class Settings(BaseSettings):
     mlflow_artifacts_dir: Path = Path("mlartifacts")
     experiment: str = "leadscore"
     rules_path: Path | None = None
+    api_key: SecretStr | None = None
+    model_dir: Path | None = None
+    model_alias: str = Field(default="champion", min_length=1)
+    max_batch_leads: int = Field(default=1000, ge=1, le=100_000)
+    max_touches_per_lead: int = Field(default=2000, ge=1, le=1_000_000)
+    batch_reasons: bool = False
+    reasons_per_direction: int = Field(default=3, ge=0, le=20)
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # LEADSCORE_API_KEY= (empty) switches authentication off rather than demanding ""
+        return value if value is not None and value.get_secret_value() else None
 
 
 @lru_cache

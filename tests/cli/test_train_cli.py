@@ -1,0 +1,50 @@
+"""`leadscore train` on lead history, run as a user would: --json output, bad rules files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def leadscore() -> str:
+    return str(Path(sys.executable).parent / "leadscore")
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run(
+        [leadscore(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
+
+
+def test_invalid_rules_file_exits_2_naming_the_rule(tmp_path: Path, simulation_dir: Path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "threshold: 35\nrules:\n  - name: careers_page\n    kind: touch\n"
+        "    page_type: carrers\n    points: -10\n"
+    )
+    result = run(["train", "--data", str(simulation_dir), "--rules", str(rules)], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "careers_page" in lines[0] and "carrers" in lines[0]
+    assert not (tmp_path / "mlflow.db").exists()  # nothing logged before the input was checked
+
+
+@pytest.mark.slow
+def test_json_prints_one_object_with_both_transitions_metrics(tmp_path: Path, simulation_dir: Path):
+    result = run(["train", "--data", str(simulation_dir), "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout)
+    assert set(metrics) == {"mql_to_sql", "sql_to_won"}
+    for transition in metrics.values():
+        assert 0.5 < transition["model"]["roc_auc"] <= 1
+        assert "roc_auc" in transition["baseline"] and "gap" in transition["oracle"]
+    assert "training on" in result.stderr  # progress goes to stderr
+    assert (tmp_path / "mlflow.db").exists() and (tmp_path / "mlartifacts").is_dir()
