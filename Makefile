@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LEADS ?= 20000
 
-.PHONY: help venv demo test lint bench clean
+.PHONY: help venv browser demo test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -19,10 +19,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create or refresh .venv
 
+browser:  ## Debian's chromium for the browser test (Playwright cannot download browsers here)
+	@command -v chromium >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 demo: $(STAMP)  ## simulate, build training sets, train, compare, log and register (end to end)
 	$(BIN)/leadscore demo --leads $(LEADS)
 
-test: $(STAMP)  ## ruff + the whole test suite (slow tests included)
+test: $(STAMP) browser  ## ruff + the whole test suite (slow tests included)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
