@@ -229,6 +229,61 @@ def _train_from_table(
 
 
 @app.command()
+def weights(
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
+    ] = None,
+    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the report [data_dir/weights].")
+    ] = None,
+    transition: Annotated[str, typer.Option(help="mql_to_sql or sql_to_won.")] = "mql_to_sql",
+    capacity: Annotated[
+        float | None,
+        typer.Option(help="Leads sales can take a month [as many as the threshold passes]."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, max=2000, help="Resamples for the intervals.")
+    ] = 200,
+    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the comparison as one JSON object.")
+    ] = False,
+) -> None:
+    """Compare the hand-set points with what your history supports; write and log the report
+    (report.html, learned_rules.yaml to adopt, weights.json)."""
+    from features.io import read_lead_history
+    from training import tracking
+    from training.rules import default_rules_path, load_rules
+    from training.weights_report import run_weights_report, summary_text
+
+    settings = get_settings()
+    hand_set = load_rules(rules or settings.rules_path or default_rules_path())
+    history, set_aside = read_lead_history(data or settings.data_dir / "raw")
+    for item in set_aside:
+        progress(item.describe())
+    tracking.configure(
+        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+    )
+    report = run_weights_report(
+        history,
+        hand_set,
+        out or settings.data_dir / "weights",
+        transition=transition,
+        capacity_per_month=capacity,
+        seed=settings.seed if seed is None else seed,
+        bootstrap=bootstrap,
+        horizon_days=settings.horizon_days,
+        progress=progress,
+    )
+    if json_output:
+        emit_json(report.comparison.to_dict())
+    else:
+        typer.echo(summary_text(report.comparison))
+        progress(f"report: {report.files['report.html']}")
+
+
+@app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
 ) -> None:

@@ -215,3 +215,23 @@ def log_flat_run(
             is_champion = True
         mlflow.set_tag("promotion", CHAMPION if is_champion else CHALLENGER)
         return run.info.run_id, version, is_champion
+
+
+def log_weights_run(
+    *,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    files: list[Path],
+) -> str:
+    """Log one learned-vs-hand-set weights comparison (report, learned rules file, JSON) as a
+    run of the current experiment, under ``weights/``; returns the run id. No model is
+    registered: adopting learned points means replacing the rules file, a team's decision."""
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags({**tags, "job": "weights", "git_commit": git_commit()})
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="weights")
+        return run.info.run_id

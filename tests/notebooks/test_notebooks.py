@@ -42,3 +42,17 @@ def test_retrain_notebook_trains_compares_and_registers(tmp_path, monkeypatch):
     ]
     assert len(images) == 6
     assert (tmp_path / "mlflow.db").exists()
+
+
+def test_weights_notebook_compares_plots_and_exports_rules(tmp_path, monkeypatch):
+    notebook = _execute("weights.ipynb", tmp_path, monkeypatch)
+    text = _text(notebook)
+    assert "newsletter_signup" in text and "learned" in text
+    assert "learned rules load as the scorer reads them: threshold 35" in text
+    images = [
+        o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
+    assert len(images) >= 2
+    for name in ("report.html", "learned_rules.yaml", "weights.json"):
+        assert (tmp_path / "data" / "weights" / name).exists()
+    assert (tmp_path / "mlflow.db").exists()

@@ -1,0 +1,199 @@
+"""The weights router mounted on a small app: JSON, page, 503 without a comparison, the OpenAPI
+documentation, and the page in a real headless Chromium served by a real uvicorn."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from serving.weights_page import (
+    NOT_AVAILABLE,
+    CapacityRowOut,
+    RuleWeightOut,
+    UncoveredSignalOut,
+    WeightsOut,
+    weights_router,
+)
+from training.weights import (
+    CapacityRow,
+    RuleWeight,
+    UncoveredSignal,
+    WeightsComparison,
+    compare_weights,
+)
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def comparison(simulation, training_sets, hand_set_rules) -> WeightsComparison:
+    return compare_weights(
+        simulation.history,
+        hand_set_rules,
+        bootstrap=10,
+        training_set=training_sets["mql_to_sql"],
+        model_params={"n_estimators": 200},
+    )
+
+
+def _app(get_comparison) -> FastAPI:
+    app = FastAPI()
+    app.include_router(weights_router(get_comparison))
+    return app
+
+
+def test_weights_json_is_the_comparison(comparison):
+    client = TestClient(_app(lambda: comparison.to_dict()))
+    response = client.get("/v1/weights")
+    assert response.status_code == 200
+    assert response.json() == WeightsOut.model_validate(comparison.to_dict()).model_dump(
+        mode="json"
+    )
+    assert [r["name"] for r in response.json()["rules"]] == [r.name for r in comparison.rules]
+
+
+def test_a_comparison_object_is_served_too(comparison):
+    client = TestClient(_app(lambda: comparison))
+    assert client.get("/v1/weights").json()["transition"] == "mql_to_sql"
+
+
+def test_no_comparison_is_a_503_naming_the_command():
+    client = TestClient(_app(lambda: None))
+    response = client.get("/v1/weights")
+    assert response.status_code == 503
+    assert response.json() == {"error": "weights_not_available", "detail": NOT_AVAILABLE}
+    page = client.get("/weights")
+    assert page.status_code == 503
+    assert page.headers["content-type"].startswith("text/html")
+    assert "leadscore weights" in page.text
+
+
+def test_page_shows_every_rule_and_is_rendered_once(comparison):
+    calls = []
+
+    def get():
+        calls.append(1)
+        return comparison.to_dict()
+
+    client = TestClient(_app(get))
+    first = client.get("/weights")
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith("text/html")
+    for rule in comparison.rules:
+        assert f"data-rule='{rule.name}'" in first.text
+    assert client.get("/weights").text == first.text
+    assert len(calls) == 2
+
+
+def test_openapi_documents_both_routes_and_the_503(comparison):
+    spec = TestClient(_app(lambda: None)).get("/openapi.json").json()
+    json_route = spec["paths"]["/v1/weights"]["get"]["responses"]
+    assert json_route["200"]["content"]["application/json"]["schema"]["$ref"].endswith("WeightsOut")
+    assert "503" in json_route
+    page_route = spec["paths"]["/weights"]["get"]["responses"]
+    assert "text/html" in page_route["200"]["content"] and "503" in page_route
+
+
+@pytest.mark.parametrize(
+    ("schema", "record"),
+    [
+        (RuleWeightOut, RuleWeight),
+        (UncoveredSignalOut, UncoveredSignal),
+        (CapacityRowOut, CapacityRow),
+    ],
+)
+def test_response_models_match_the_comparison_records(schema, record):
+    assert set(schema.model_fields) == {f.name for f in dataclasses.fields(record)}
+
+
+def test_top_level_response_model_matches_to_dict(comparison):
+    assert set(WeightsOut.model_fields) == set(comparison.to_dict())
+
+
+# --- a real browser on a real server -----------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(comparison) -> Iterator[str]:
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            _app(lambda: comparison.to_dict()), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        message = "Chromium is missing: apt-get install -y chromium (Debian's package)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.mark.slow
+def test_page_in_a_headless_browser_shows_tables_and_plots(served, comparison, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("request", lambda r: requests.append(r.url))
+            response = page.goto(f"{served}/weights", wait_until="load")
+            assert response is not None and response.status == 200
+            names = page.locator("#rules tbody tr").evaluate_all(
+                "rows => rows.map(row => row.dataset.rule)"
+            )
+            assert names == [rule.name for rule in comparison.rules]
+            assert page.locator("#capacity tbody tr").count() == 3
+            assert page.get_by_text("newsletter_signup", exact=True).first.is_visible()
+            images = page.locator("img").evaluate_all(
+                "imgs => imgs.map(img => [img.complete, img.naturalWidth])"
+            )
+            assert len(images) >= 2
+            assert all(complete and width > 0 for complete, width in images)
+            page.screenshot(path=str(tmp_path / "weights.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert all(url.startswith((served, "data:")) for url in requests), requests
