@@ -11,6 +11,7 @@ converts tz-aware input to UTC and drops the zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import pandas as pd
@@ -190,6 +191,7 @@ def column_names(table: str) -> list[str]:
     return [c.name for c in TABLES[table]]
 
 
+@cache  # one dtype object per column: building a CategoricalDtype re-validates its values
 def dtype_of(column: Column) -> object:
     """The in-memory pandas dtype of a validated column.
 

@@ -284,6 +284,20 @@ def weights(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the scoring API (champions from the MLflow registry, or LEADSCORE_MODEL_DIR).
+
+    Fails fast, before listening, when no trained model is registered: train first."""
+    from serving.app import run_server
+
+    run_server(host=host, port=port, workers=workers)
+
+
+@app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
 ) -> None:

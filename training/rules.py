@@ -20,10 +20,11 @@ from features.contract import TIME_COLUMN
 from features.history import LeadHistory
 from features.window import NS_PER_DAY, age_days, events_before
 from leadscore.errors import DataContractError
-from training.rules_file import (
+from training.rules_file import (  # Condition too: models pickled before the split find it here
     TOUCH_VOCABULARIES,
     AttributeRule,
     BehaviourRule,
+    Condition,
     HandSetRules,
     TouchMatch,
     TouchRule,
@@ -33,8 +34,12 @@ from training.rules_file import (
 )
 
 __all__ = [
+    "AttributeRule",
+    "BehaviourRule",
+    "Condition",
     "HandSetRules",
     "RuleScores",
+    "TouchRule",
     "default_rules_path",
     "dump_rules",
     "load_rules",

@@ -4,6 +4,7 @@ documentation, and the page in a real headless Chromium served by a real uvicorn
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import socket
@@ -197,3 +198,25 @@ def test_page_in_a_headless_browser_shows_tables_and_plots(served, comparison, t
             browser.close()
     assert errors == []
     assert all(url.startswith((served, "data:")) for url in requests), requests
+
+
+def test_service_serves_the_latest_weights_report_from_the_data_dir(
+    comparison, tmp_path, monkeypatch
+):
+    """The real app: 503 before `leadscore weights` ran, the comparison once weights.json exists."""
+    from leadscore.settings import Settings
+    from serving.app import create_app
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = Settings(data_dir=tmp_path, mlflow_tracking_uri=f"sqlite:///{tmp_path / 'none.db'}")
+    app = create_app(settings)  # no lifespan: the weights routes need no models
+    client = TestClient(app)
+    assert client.get("/v1/weights").status_code == 503
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    data = comparison.to_dict()
+    (folder / "weights.json").write_text(json.dumps(data, allow_nan=False))
+    answer = client.get("/v1/weights")
+    assert answer.status_code == 200
+    assert [r["name"] for r in answer.json()["rules"]] == [r["name"] for r in data["rules"]]
+    assert "<table" in client.get("/weights").text

@@ -1,0 +1,204 @@
+"""The scoring API: ``create_app(settings)``, the lifespan that loads the models, the error
+handlers, and ``run_server`` behind ``leadscore serve``.
+
+Errors: the leadscore error family maps to its ``http_status`` in one handler; validation
+problems are 422 with the field's location; anything unexpected is a JSON 500 without
+internals (the traceback goes to the server log only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leadscore import __version__
+from leadscore.errors import LeadscoreError
+from leadscore.settings import Settings, get_settings
+from serving import routes
+from serving.batching import Job, ScoringQueue
+from serving.deps import require_api_key
+from serving.loading import Models, ModelSlot, load_models
+from serving.metrics import MetricsMiddleware, ServiceMetrics
+from serving.schemas import ErrorOut
+from serving.scorer import score_requests
+from serving.weights_page import weights_router
+
+log = logging.getLogger(__name__)
+DESCRIPTION = """Lead-conversion scores for CRMs: send a lead's history (attributes, touches,
+stage changes), get the calibrated probabilities of MQL -> SQL and SQL -> won, the hand-set
+rule score with its points per rule, a priority tier and the reasons in words.
+See docs/api.md for curl examples, stage semantics and tiers."""
+
+
+def _load(settings: Settings) -> Models:
+    return load_models(
+        tracking_uri=settings.mlflow_tracking_uri,
+        artifacts_dir=settings.mlflow_artifacts_dir,
+        experiment=settings.experiment,
+        alias=settings.model_alias,
+        model_dir=settings.model_dir,
+    )
+
+
+def _weights_file_reader(path: Path) -> Callable[[], dict | None]:
+    """The latest ``leadscore weights`` comparison, re-read only when the file changes, so a
+    report written after start-up shows without a restart."""
+    cached: dict[str, Any] = {}
+
+    def read() -> dict | None:
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        if cached.get("stamp") != stamp:
+            cached.update(stamp=stamp, data=json.loads(path.read_text(encoding="utf-8")))
+        return cached["data"]
+
+    return read
+
+
+def _error_kind(error: Exception) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower().removesuffix("_error")
+
+
+def _json_safe(value: Any) -> Any:
+    """A scalar input echoed in a 422, or None: never a NaN or a huge or broken string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str) and len(value) <= 100:
+        return value
+    return None
+
+
+async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
+    detail = [
+        {
+            "type": e.get("type", "value_error"),
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "invalid value")),
+            "input": _json_safe(e.get("input")),
+        }
+        for e in error.errors()
+    ]
+    # ensure_ascii: a lone surrogate sent by a client is echoed escaped, never a 500
+    body = json.dumps({"detail": detail}, ensure_ascii=True, allow_nan=False)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+async def _leadscore_error(request: Request, error: LeadscoreError) -> JSONResponse:
+    body = ErrorOut(error=_error_kind(error), detail=str(error))
+    return JSONResponse(body.model_dump(), status_code=error.http_status)
+
+
+async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    body = ErrorOut(error="http", detail=str(error.detail))
+    return JSONResponse(body.model_dump(), status_code=error.status_code, headers=error.headers)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    body = ErrorOut(error="internal", detail="internal error; the server log has the details")
+    return JSONResponse(body.model_dump(), status_code=500)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API for ``settings``; models load in the lifespan (``ModelNotFoundError`` if none)."""
+    slot = ModelSlot(partial(_load, settings))
+    metrics = ServiceMetrics()
+
+    def run_pass(jobs: Sequence[Job]) -> list[dict]:
+        models = slot.current  # one snapshot per pass; a reload swaps it for the next pass
+        metrics.pass_leads.observe(len(jobs))
+        return score_requests(
+            models,
+            [job.request for job in jobs],
+            now=datetime.now(UTC),
+            reasons=[job.reasons for job in jobs],
+            top=settings.reasons_per_direction,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        models = slot.start()  # raises ModelNotFoundError: the server does not start
+        metrics.show_models(
+            (m.transition, m.version, m.alias) for m in models.by_transition.values()
+        )
+        log.info(
+            "serving %s",
+            ", ".join(f"{m.name} {m.version or m.source}" for m in models.by_transition.values()),
+        )
+        yield
+
+    app = FastAPI(
+        title="leadscore",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={500: {"model": ErrorOut, "description": "Unexpected error (no internals)."}},
+    )
+    app.state.settings = settings
+    app.state.models = slot
+    app.state.metrics = metrics
+    app.state.queue = ScoringQueue(run_pass, max_leads=settings.max_batch_leads)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(LeadscoreError, _leadscore_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.include_router(routes.public)
+    weights = weights_router(_weights_file_reader(settings.data_dir / "weights" / "weights.json"))
+    for router in (routes.v1, weights):
+        if settings.api_key is not None:
+            app.include_router(
+                router,
+                dependencies=[Security(require_api_key)],
+                responses={401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key."}},
+            )
+        else:
+            app.include_router(router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory: each worker process builds the app from the environment."""
+    return create_app(get_settings())
+
+
+def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
+    """Serve the API with uvicorn until stopped.
+
+    Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the
+    CLI exits 1 with "train first"). With several workers each process loads its own copy and
+    ``/metrics`` adds up all of them.
+    """
+    settings = get_settings()
+    _load(settings)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leadscore-metrics-")
+    uvicorn.run(
+        "serving.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+    )

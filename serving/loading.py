@@ -1,0 +1,205 @@
+"""The champions, from the MLflow registry or from a local folder, ready to score.
+
+``load_models`` builds a complete, immutable ``Models`` or raises ``ModelNotFoundError``; it
+never half-replaces anything. The app keeps the current ``Models`` in one attribute, so a
+reload builds the new one aside and swaps it in with one assignment: in-flight requests finish
+on the object they started with, and a failed reload leaves the old one serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+
+from leadscore.errors import ModelNotFoundError
+from serving.reasons import ReasonWriter
+from serving.scorer import TRANSITIONS, ModelInputs
+from training import tracking
+from training.bundle import ScoringBundle
+from training.rules import HandSetRules
+
+log = logging.getLogger(__name__)
+TRAIN_FIRST = "train first: leadscore train (or leadscore demo)"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One transition's bundle as served.
+
+    Attributes:
+        transition: "mql_to_sql" or "sql_to_won".
+        bundle: the scoring bundle (model, rules, metrics) exactly as training saved it.
+        name, version, alias: where it came from in the registry (version and alias are None
+            when loaded from a folder); source: "registry" or that folder.
+        loaded_at: when this process loaded it.
+        inputs, reasons: the model's input encoding and reason phrasing, prepared once.
+        base_rate: the test rows' conversion rate at training (priority tiers compare with it).
+    """
+
+    transition: str
+    bundle: ScoringBundle
+    name: str
+    version: str | None
+    alias: str | None
+    source: str
+    loaded_at: datetime
+    inputs: ModelInputs = field(repr=False)
+    reasons: ReasonWriter = field(repr=False)
+    base_rate: float | None
+
+
+@dataclass(frozen=True)
+class Models:
+    """Both transitions' models and the hand-set rules scored next to them."""
+
+    by_transition: dict[str, ServedModel]
+    rules: HandSetRules
+    loaded_at: datetime
+
+
+def _redacted(uri: str) -> str:
+    """A store URI fit for a message: user and password (``//user:pass@host``) hidden."""
+    return re.sub(r"//[^/@]*@", "//***@", uri)
+
+
+def _served(
+    bundle: ScoringBundle, *, version: str | None, alias: str | None, source: str
+) -> ServedModel:
+    base_rate = bundle.metrics.get("model", {}).get("base_rate")
+    return ServedModel(
+        transition=bundle.transition,
+        bundle=bundle,
+        name=tracking.registered_name(bundle.transition),
+        version=version,
+        alias=alias,
+        source=source,
+        loaded_at=datetime.now(UTC),
+        inputs=ModelInputs.of(bundle.model),
+        reasons=ReasonWriter([str(n) for n in bundle.model.feature_names_in_]),
+        base_rate=float(base_rate) if base_rate is not None else None,
+    )
+
+
+def _registry_version(transition: str, alias: str) -> str | None:
+    """The version an alias points at. ``tracking.load_bundle`` does not return it; until
+    tracking offers that, this is the one MLflow call outside training/."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = MlflowClient().get_model_version_by_alias(
+            tracking.registered_name(transition), alias
+        )
+    except MlflowException:
+        return None
+    return str(found.version)
+
+
+def _from_registry(transition: str, alias: str, uri: str) -> ServedModel:
+    name = f"{tracking.registered_name(transition)}@{alias}"
+    for _ in range(2):  # the alias may move while we download: then load again
+        version = _registry_version(transition, alias)
+        bundle = tracking.load_bundle(transition, alias) if version is not None else None
+        if bundle is None:
+            raise ModelNotFoundError(f"no model {name} in the registry at {uri}; {TRAIN_FIRST}")
+        if _registry_version(transition, alias) == version:
+            return _served(bundle, version=version, alias=alias, source="registry")
+    raise ModelNotFoundError(f"{name} kept moving while it was loaded; try again")
+
+
+def _from_folder(transition: str, folder: Path) -> ServedModel:
+    candidates = [folder / f"{transition}.joblib"]
+    if (folder / transition).is_dir():
+        candidates += sorted((folder / transition).rglob("bundle.joblib"))
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        raise ModelNotFoundError(
+            f"no {transition} model in {folder}: expected {transition}.joblib or an MLflow "
+            f"model folder {transition}/ holding bundle.joblib; {TRAIN_FIRST}"
+        )
+    bundle = joblib.load(path)
+    if not isinstance(bundle, ScoringBundle) or bundle.transition != transition:
+        raise ModelNotFoundError(f"{path} is not a {transition} scoring bundle")
+    return _served(bundle, version=None, alias=None, source=str(path.parent))
+
+
+def load_models(
+    *,
+    tracking_uri: str,
+    artifacts_dir: Path,
+    experiment: str,
+    alias: str,
+    model_dir: Path | None,
+) -> Models:
+    """Both transitions' models from ``model_dir`` if given, else ``models:/<name>@<alias>``.
+
+    Raises ``ModelNotFoundError`` (naming what is missing and where) when either model is
+    missing or cannot be read; anything else that goes wrong while loading is reported the
+    same way, so the caller keeps what it had.
+    """
+    try:
+        if model_dir is not None:
+            served = {t: _from_folder(t, Path(model_dir)) for t in TRANSITIONS}
+        else:
+            tracking.configure(tracking_uri, artifacts_dir, experiment)
+            uri = _redacted(os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri)  # as configure
+            served = {t: _from_registry(t, alias, uri) for t in TRANSITIONS}
+    except ModelNotFoundError:
+        raise
+    except Exception as error:  # a broken store or artifact: same outcome as a missing model
+        log.exception("loading models failed")
+        raise ModelNotFoundError(
+            f"could not load the models ({type(error).__name__}: {error}); {TRAIN_FIRST}"
+        ) from error
+    rules = served["mql_to_sql"].bundle.rules
+    if served["sql_to_won"].bundle.rules != rules:
+        log.warning(
+            "the two models were trained with different hand-set rules; serving the "
+            "mql_to_sql model's rules"
+        )
+    return Models(by_transition=served, rules=rules, loaded_at=datetime.now(UTC))
+
+
+class ModelSlot:
+    """The models being served: replaced whole by one assignment, never mutated.
+
+    Attributes:
+        load: builds a complete ``Models`` (or raises ``ModelNotFoundError``).
+        current: what requests score with now (None before the first load).
+    """
+
+    def __init__(self, load: Callable[[], Models]) -> None:
+        self.load = load
+        self.current: Models | None = None
+        self._reloading = asyncio.Lock()
+
+    def start(self) -> Models:
+        self.current = self.load()
+        return self.current
+
+    async def reload(self) -> Models:
+        """Load the champions again, aside, in a worker thread (requests keep being served),
+        then swap them in. On failure the old models stay and the error says which serve."""
+        async with self._reloading:
+            try:
+                fresh = await asyncio.to_thread(self.load)
+            except ModelNotFoundError as error:
+                raise ModelNotFoundError(f"reload failed, {self.describe()}: {error}") from error
+            self.current = fresh  # the one assignment in-flight requests never notice
+            return fresh
+
+    def describe(self) -> str:
+        if self.current is None:
+            return "no models loaded"
+        served = ", ".join(
+            f"{m.name} version {m.version or m.source}" for m in self.current.by_transition.values()
+        )
+        return f"still serving {served}"

@@ -1,0 +1,364 @@
+"""Request and response models of the scoring API.
+
+Requests carry one lead in the data contract's shape (``features.contract``): its attributes,
+touches and stage changes. Closed vocabularies (channel, action, page type, stage, source, ...)
+are enums built from the contract, so an unknown value is a 422 naming the field and the
+allowed values; open text (country) is accepted as is and a value the model never saw counts
+as missing. Timestamps without a zone are UTC. Limits that come from settings (touches per lead,
+leads per batch) are checked by the routes, which raise the same 422 shape.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+
+from features.contract import (
+    ACTIONS,
+    CHANNELS,
+    DEPARTMENTS,
+    EMAIL_DOMAIN_TYPES,
+    INDUSTRIES,
+    JOB_LEVELS,
+    LEAD_CATEGORIES,
+    LEAD_TYPES,
+    PAGE_TYPES,
+    SOURCES,
+    STAGE_RANK,
+    STAGES,
+)
+
+# A CRM's clock may run a little ahead of ours: timestamps up to this far in the future pass.
+CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _enum(name: str, values: tuple[str, ...]) -> type[StrEnum]:
+    return StrEnum(name, {value: value for value in values})
+
+
+Channel = _enum("Channel", CHANNELS)
+Action = _enum("Action", ACTIONS)
+PageType = _enum("PageType", PAGE_TYPES)
+Stage = _enum("Stage", STAGES)
+Source = _enum("Source", SOURCES)
+LeadType = _enum("LeadType", LEAD_TYPES)
+LeadCategory = _enum("LeadCategory", LEAD_CATEGORIES)
+Industry = _enum("Industry", INDUSTRIES)
+JobLevel = _enum("JobLevel", JOB_LEVELS)
+Department = _enum("Department", DEPARTMENTS)
+EmailDomainType = _enum("EmailDomainType", EMAIL_DOMAIN_TYPES)
+
+
+def _utc(value: datetime) -> datetime:
+    """Zone-less means UTC; every timestamp must lie between 1970 and now (plus clock skew)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value < EARLIEST:
+        raise ValueError("timestamp before 1970-01-01 (give UTC times such as 2025-03-01T09:30Z)")
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError(f"timestamp {value.isoformat()} is in the future")
+    return value
+
+
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    # the spec says "string, date-time": no unix seconds, no numbers in disguise
+    if not isinstance(value, str | datetime):
+        raise ValueError("give an ISO 8601 time as text, e.g. 2025-03-01T09:30:00Z")
+    return value
+
+
+# Scalars are strict (no "1" for 1, no 0 for false): what the OpenAPI spec says is what passes.
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=128), AfterValidator(_text)]
+LeadId = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | Text
+Number = StrictInt | StrictFloat
+
+
+class _In(BaseModel):
+    # a misspelt key is an error, not silently ignored; enums arrive as plain strings
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+class LeadIn(_In):
+    """A lead's attributes as the CRM records them; only ``lead_id``, ``created_at`` and
+    ``lead_type`` are required. An unknown attribute value is simply missing (null)."""
+
+    lead_id: LeadId = Field(description="The CRM's id (number or text); echoed back.")
+    created_at: Timestamp = Field(description="When the lead was created (UTC if no zone).")
+    lead_type: LeadType
+    source: Source | None = None
+    lead_category: LeadCategory | None = None
+    industry: Industry | None = None
+    company_size: Annotated[StrictInt, Field(ge=0, le=10_000_000)] | None = Field(
+        default=None, description="Employees."
+    )
+    annual_revenue: Annotated[Number, Field(ge=0, le=1e13, allow_inf_nan=False)] | None = None
+    country: Text | None = Field(
+        default=None, description="Open text, e.g. DE; a value unseen in training is missing."
+    )
+    job_level: JobLevel | None = None
+    department: Department | None = None
+    email_domain_type: EmailDomainType | None = None
+    has_phone: StrictBool | None = None
+
+
+class TouchIn(_In):
+    """One interaction: an e-mail opened, a page viewed, a webinar attended, ..."""
+
+    occurred_at: Timestamp
+    channel: Channel
+    action: Action
+    page_type: PageType | None = None
+    duration_s: Annotated[Number, Field(ge=0, le=86_400, allow_inf_nan=False)] | None = Field(
+        default=None, description="Seconds spent, if known (at most a day)."
+    )
+
+
+class StageChangeIn(_In):
+    """The lead entered ``stage`` at ``changed_at`` (each stage at most once)."""
+
+    stage: Stage
+    changed_at: Timestamp
+
+
+SCORE_EXAMPLE: dict[str, Any] = {
+    "lead": {
+        "lead_id": "L-1042",
+        "created_at": "2025-01-06T09:15:00Z",
+        "lead_type": "hand_raiser",
+        "source": "linkedin",
+        "lead_category": "bant",
+        "industry": "software_saas",
+        "company_size": 250,
+        "annual_revenue": 30000000,
+        "country": "DE",
+        "job_level": "director",
+        "department": "marketing",
+        "email_domain_type": "business",
+        "has_phone": True,
+    },
+    "touches": [
+        {
+            "occurred_at": "2025-01-07T10:00:00Z",
+            "channel": "email",
+            "action": "email_open",
+        },
+        {
+            "occurred_at": "2025-01-08T14:02:00Z",
+            "channel": "web",
+            "action": "page_view",
+            "page_type": "pricing",
+            "duration_s": 95,
+        },
+        {
+            "occurred_at": "2025-01-09T16:30:00Z",
+            "channel": "web",
+            "action": "demo_request",
+            "page_type": "contact",
+        },
+    ],
+    "stage_changes": [
+        {"stage": "lead", "changed_at": "2025-01-06T09:15:00Z"},
+        {"stage": "mql", "changed_at": "2025-01-09T17:00:00Z"},
+    ],
+    "as_of": "2025-01-10T08:00:00Z",
+}
+
+
+class ScoreRequest(_In):
+    """One lead's history. Only events strictly before ``as_of`` count, as in training."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SCORE_EXAMPLE]})
+
+    lead: LeadIn
+    touches: list[TouchIn] = Field(default_factory=list)
+    stage_changes: list[StageChangeIn] = Field(default_factory=list)
+    as_of: Timestamp | None = Field(
+        default=None, description="Score the lead as it looked just before this time [now]."
+    )
+
+    @model_validator(mode="after")
+    def _consistent_history(self) -> ScoreRequest:
+        created = self.lead.created_at
+        if self.as_of is not None and self.as_of < created:
+            raise ValueError("as_of is before the lead's created_at")
+        for i, touch in enumerate(self.touches):
+            if touch.occurred_at < created:
+                raise ValueError(f"touches[{i}].occurred_at is before the lead's created_at")
+        seen: set[str] = set()
+        for i, change in enumerate(self.stage_changes):
+            if change.changed_at < created:
+                raise ValueError(f"stage_changes[{i}].changed_at is before the lead's created_at")
+            if change.stage in seen:
+                raise ValueError(f"stage_changes: stage {change.stage!r} is entered twice")
+            seen.add(change.stage)
+        ordered = sorted(self.stage_changes, key=lambda c: (c.changed_at, STAGE_RANK[c.stage]))
+        for earlier, later in pairwise(ordered):
+            if STAGE_RANK[later.stage] < STAGE_RANK[earlier.stage]:
+                raise ValueError(
+                    f"stage_changes: {later.stage!r} comes after {earlier.stage!r} (stages run "
+                    "lead, mql, sal, sql, then won or lost)"
+                )
+        if {"won", "lost"} <= seen:
+            raise ValueError("stage_changes: a lead cannot be both won and lost")
+        return self
+
+
+class BatchRequest(BaseModel):
+    """Up to ``LEADSCORE_MAX_BATCH_LEADS`` leads, each a ScoreRequest; a lead that is invalid
+    is reported in its slot and the others are still scored."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"leads": [SCORE_EXAMPLE]}]}
+    )
+
+    leads: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Each item is a ScoreRequest (lead, touches, stage_changes, as_of). Items "
+        "are checked one by one, so a bad lead is reported in its slot, not for the batch.",
+    )
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+class ModelRef(BaseModel):
+    name: str = Field(description="Registered model, e.g. leadscore-mql-to-sql.")
+    version: str | None = Field(description="Registry version (null when served from a path).")
+    alias: str | None = Field(description="Registry alias served, e.g. champion.")
+
+
+class Reason(BaseModel):
+    """One feature's push on the model's log-odds (SHAP value, before calibration)."""
+
+    feature: str
+    value: float | str | None = Field(description="The feature's value for this lead.")
+    contribution: float = Field(description="SHAP value on the log-odds (+ raises, - lowers).")
+    text: str = Field(description="The reason in words, e.g. '3 touches of pricing content ...'")
+
+
+TransitionStatus = Literal["open", "hypothetical", "converted", "lost", "not_reached"]
+
+
+class TransitionOut(BaseModel):
+    """One funnel transition for this lead.
+
+    status: ``open`` (the lead is in the transition's entry stage: probability of reaching the
+    target within the horizon), ``hypothetical`` (not yet in the entry stage: the probability
+    if it entered it at as_of), ``converted`` (the target was already reached), ``lost`` (the
+    lead was lost first), ``not_reached`` (too early in the funnel for this model). Only
+    ``open`` and ``hypothetical`` carry a probability.
+    """
+
+    status: TransitionStatus
+    probability: float | None = Field(description="Calibrated probability, or null.")
+    note: str
+    model: ModelRef
+    reasons_up: list[Reason] | None = Field(
+        default=None, description="Strongest reasons raising the probability (if requested)."
+    )
+    reasons_down: list[Reason] | None = Field(
+        default=None, description="Strongest reasons lowering the probability (if requested)."
+    )
+
+
+class HandSetOut(BaseModel):
+    """The team's hand-set rules applied to the same history (the baseline)."""
+
+    points: float
+    threshold: float
+    passes_threshold: bool
+    points_per_rule: dict[str, float]
+
+
+Priority = Literal["hot", "warm", "cold", "closed"]
+
+
+class ScoreOut(BaseModel):
+    lead_id: int | str
+    as_of: datetime = Field(description="The time the lead was scored at (UTC).")
+    stage: str = Field(description="Latest stage entered before as_of ('lead' if none).")
+    priority: Priority = Field(
+        description="hot: at least twice the transition's base rate; warm: at least the base "
+        "rate; cold: below it; closed: won or lost."
+    )
+    mql_to_sql: TransitionOut
+    sql_to_won: TransitionOut
+    hand_set: HandSetOut
+
+
+class LeadError(BaseModel):
+    """Why one lead of a batch was not scored; ``errors`` has the 422 shape."""
+
+    index: int
+    lead_id: Any = None
+    errors: list[dict[str, Any]]
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    result: ScoreOut | None = None
+    error: LeadError | None = None
+
+
+class BatchOut(BaseModel):
+    scored: int
+    invalid: int
+    results: list[BatchItemOut] = Field(description="One entry per lead, in request order.")
+
+
+class ModelOut(BaseModel):
+    transition: str
+    name: str
+    version: str | None
+    alias: str | None
+    source: str = Field(description="'registry' or the folder the bundle came from.")
+    trained_at: str
+    data_fingerprint: str
+    loaded_at: datetime
+    base_rate: float | None
+    test_metrics: dict[str, float | None] = Field(description="The model's test metrics.")
+    baseline_test_metrics: dict[str, float | None] = Field(
+        description="The hand-set rules' metrics on the same test rows."
+    )
+
+
+class ModelsOut(BaseModel):
+    loaded_at: datetime
+    models: list[ModelOut]
+    rules_threshold: float
+    rules: list[str]
+
+
+class ErrorOut(BaseModel):
+    """Every non-422 error: a kind and a message (never internals)."""
+
+    error: str
+    detail: str
+
+
+class HealthOut(BaseModel):
+    status: str

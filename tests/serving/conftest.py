@@ -1,0 +1,148 @@
+"""A real registry for the API tests: two small LightGBM models trained once on the shared
+simulation, logged and promoted to champion in a temporary SQLite MLflow store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from features.build import TrainingSet
+from features.definitions import FEATURE_NAMES
+from features.history import LeadHistory
+from leadscore.settings import Settings
+from serving.app import create_app
+from training import tracking
+from training.bundle import ScoringBundle
+from training.model import LeadConversionModel
+from training.pyfunc import flat_rows
+from training.rules import HandSetRules
+from training.run import _example_payloads
+from training.split import time_split
+
+SMALL_MODEL = {"n_estimators": 60, "num_leaves": 15, "early_stopping_rounds": 20}
+
+
+def train_bundle(training_set: TrainingSet, rules: HandSetRules, seed: int = 0) -> ScoringBundle:
+    """A small calibrated model of one transition, as ``training.run`` builds it."""
+    split = time_split(training_set.frame)
+    features = list(FEATURE_NAMES)
+    model = LeadConversionModel(random_state=seed, **SMALL_MODEL)
+    model.fit(
+        split.train[features],
+        split.train["label"],
+        eval_set=(split.validation[features], split.validation["label"]),
+    )
+    y = split.test["label"].to_numpy()
+    return ScoringBundle(
+        transition=training_set.manifest["transition"],
+        model=model,
+        rules=rules,
+        feature_names=features,
+        metrics={"model": {"base_rate": float(y.mean()), "rows": len(y), "roc_auc": 0.7}},
+        trained_at="2026-01-01T00:00:00+00:00",
+        data_fingerprint=f"test-{seed}",
+    )
+
+
+def register(bundle: ScoringBundle, history: LeadHistory, rows: pd.DataFrame) -> str:
+    """Log ``bundle`` as a new version of its registered model and make it the champion."""
+    example = flat_rows(_example_payloads(history, rows.head(2)))
+    run_id, version = tracking.log_training_run(
+        bundle,
+        run_name=f"test-{bundle.transition}",
+        params={"transition": bundle.transition},
+        metrics={"model.roc_auc": 0.7},
+        figures={},
+        documents={},
+        input_example=example,
+    )
+    tracking.promote(bundle.transition, version, run_id, {"promote": True, "reason": "test"})
+    return version
+
+
+@pytest.fixture(scope="session")
+def bundles(training_sets, hand_set_rules) -> dict[str, ScoringBundle]:
+    return {t: train_bundle(s, hand_set_rules) for t, s in training_sets.items()}
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory, bundles, training_sets, simulation) -> Settings:
+    """Settings of a store where both transitions have a champion (version 1)."""
+    folder = tmp_path_factory.mktemp("registry")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        settings = Settings(
+            mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+            mlflow_artifacts_dir=folder / "mlartifacts",
+            experiment="leadscore-serving-test",
+        )
+        tracking.configure(
+            settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+        )
+        for transition, bundle in bundles.items():
+            register(bundle, simulation.history, training_sets[transition].frame.tail(2))
+    return settings
+
+
+@pytest.fixture
+def no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture
+def make_client(no_tracking_env) -> Iterator:
+    """Opens TestClients (lifespan run) for given settings; closes them after the test."""
+    clients: list[TestClient] = []
+
+    def make(settings: Settings, **kwargs) -> TestClient:
+        client = TestClient(create_app(settings), **kwargs)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(registry, make_client) -> TestClient:
+    return make_client(registry)
+
+
+def _plain(value):
+    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value
+
+
+def request_of(history: LeadHistory, lead_id, as_of: pd.Timestamp) -> dict:
+    """The /v1/score body of a simulated lead, at ``as_of`` (JSON-ready)."""
+    lead = history.leads[history.leads["lead_id"] == lead_id].iloc[0].to_dict()
+    touches = history.touches[history.touches["lead_id"] == lead_id].drop(columns="lead_id")
+    stages = history.stage_changes[history.stage_changes["lead_id"] == lead_id]
+    body = {
+        "lead": {k: _plain(v) for k, v in lead.items()},
+        "touches": [{k: _plain(v) for k, v in t.items()} for t in touches.to_dict("records")],
+        "stage_changes": [
+            {k: _plain(v) for k, v in s.items()}
+            for s in stages.drop(columns="lead_id").to_dict("records")
+        ],
+        "as_of": pd.Timestamp(as_of).isoformat() + "Z",
+    }
+    return json.loads(json.dumps(body))
+
+
+@pytest.fixture(scope="session")
+def lead_request(simulation, training_sets) -> dict:
+    """One MQL at its decision time, with a good number of touches."""
+    rows = training_sets["mql_to_sql"].frame
+    counts = simulation.history.touches["lead_id"].value_counts()
+    row = rows[rows["lead_id"].map(counts).fillna(0) >= 15].iloc[0]
+    return request_of(simulation.history, row["lead_id"], row["decision_time"])

@@ -1,0 +1,116 @@
+"""The scorer's model inputs equal the estimator's own preparation; reasons read as sentences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from features.build import build_features
+from features.definitions import FEATURES_BY_NAME
+from serving.reasons import ReasonWriter, _phrase
+from serving.scorer import (
+    ModelInputs,
+    contributions,
+    priority,
+    probability,
+    transition_status,
+)
+
+
+@pytest.fixture(scope="module")
+def feature_rows(training_sets, simulation):
+    rows = training_sets["sql_to_won"].frame.sample(40, random_state=2)
+    points = rows[["lead_id"]].assign(as_of=rows["decision_time"].to_numpy())
+    features = build_features(points.reset_index(drop=True), simulation.history)
+    features.loc[:4, "country"] = "Atlantis"  # never seen in training
+    features.loc[5:8, "industry"] = None
+    return features
+
+
+@pytest.mark.parametrize("transition", ["mql_to_sql", "sql_to_won"])
+def test_model_inputs_give_exactly_the_estimators_outputs(bundles, feature_rows, transition):
+    model = bundles[transition].model
+    matrix = ModelInputs.of(model).matrix(feature_rows)
+    X = feature_rows[bundles[transition].feature_names]
+    np.testing.assert_array_equal(probability(model, matrix), model.predict_proba(X)[:, 1])
+    np.testing.assert_array_equal(contributions(model, matrix), model.contributions(X).to_numpy())
+
+
+def test_unseen_category_becomes_missing(bundles, feature_rows):
+    inputs = ModelInputs.of(bundles["mql_to_sql"].model)
+    matrix = inputs.matrix(feature_rows)
+    assert np.isnan(matrix[:5, inputs.level_at["country"]]).all()
+    assert not np.isnan(matrix[10:, inputs.level_at["country"]]).any()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "text"),
+    [
+        ("pricing_page_touches_7d", 3, "3 touches of pricing content in the last 7 days"),
+        ("pricing_page_touches_7d", 1, "1 touch of pricing content in the last 7 days"),
+        ("demo_request_count_all", 2, "2 demo request actions ever"),
+        ("touches_30d", 12, "12 touches in the last 30 days"),
+        ("days_since_last_pricing_page_touch", 2.4, "Last touch of pricing content 2 days ago"),
+        ("days_since_last_pricing_page_touch", math.nan, "No touches of pricing content yet"),
+        ("days_since_last_touch", 0.2, "Last touch less than a day ago"),
+        ("careers_page_seconds_30d", 95.0, "95 seconds spent on careers pages in the last 30 days"),
+        ("email_open_rate", 0.4, "Opened 40% of e-mails sent"),
+        ("email_open_rate", math.nan, "No e-mails sent yet"),
+        ("industry", "software_saas", "Industry: software saas"),
+        ("industry", None, "Industry unknown"),
+        ("has_phone", 0.0, "No phone number"),
+        ("days_since_mql", math.nan, "Not MQL yet"),
+        ("has_reached_sal", 1.0, "Sales already accepted the lead"),
+    ],
+)
+def test_feature_values_read_as_sentences(name, value, text):
+    assert _phrase(FEATURES_BY_NAME[name])(value) == text
+
+
+def test_every_feature_has_a_sentence_for_any_value():
+    for feature in FEATURES_BY_NAME.values():
+        for value in (0, 1, 2.5, math.nan, None, "x"):
+            assert _phrase(feature)(value)
+
+
+def test_reasons_are_the_strongest_each_way_with_signs():
+    names = ["pricing_page_touches_7d", "careers_page_touches_30d", "country", "touches_3d"]
+    writer = ReasonWriter(names)
+    values = [3.0, 2.0, "XX", 0.0]
+    up, down = writer.explain(
+        np.array([0.8, -0.5, -0.1, 0.0]), lambda j: values[j], top=3, unseen={2: True}
+    )
+    assert [r["text"] for r in up] == ["3 touches of pricing content in the last 7 days (+)"]
+    assert [r["feature"] for r in down] == ["careers_page_touches_30d", "country"]
+    assert down[1]["text"] == "Country: XX (new to the model, counted as unknown) (-)"
+    assert writer.explain(np.array([0.8, -0.5, 0.1, 0.2]), lambda j: values[j], top=1) == (
+        [up[0] | {"contribution": 0.8}],
+        [down[0]],
+    )
+
+
+@pytest.mark.parametrize(
+    ("reached", "lost", "mql_to_sql", "sql_to_won"),
+    [
+        (0, False, "hypothetical", "not_reached"),
+        (1, False, "open", "hypothetical"),
+        (2, False, "open", "hypothetical"),
+        (3, False, "converted", "open"),
+        (4, False, "converted", "converted"),
+        (3, True, "converted", "lost"),
+        (1, True, "lost", "lost"),
+        (0, True, "lost", "lost"),
+    ],
+)
+def test_stage_semantics(reached, lost, mql_to_sql, sql_to_won):
+    assert transition_status("mql_to_sql", reached, lost) == mql_to_sql
+    assert transition_status("sql_to_won", reached, lost) == sql_to_won
+
+
+def test_priority_tiers_follow_the_base_rate():
+    assert priority(0.5, 0.2) == "hot"
+    assert priority(0.3, 0.2) == "warm"
+    assert priority(0.1, 0.2) == "cold"
+    assert priority(None, 0.2) == "closed"
