@@ -3,7 +3,7 @@
 The service decides where a comparison comes from (the weights.json of the latest
 ``leadscore weights`` run, loaded in its lifespan) and hands this router a function returning
 it, so the router holds no state but a cache of the last rendered page. No comparison yet is a
-503 in both forms, naming the command that makes one.
+404 in both forms (there is no report yet; not a server fault), naming the command that makes one.
 
 Include it with ``app.include_router(weights_router(lambda: app.state.weights))``; add the
 service's API-key dependency there if ``/v1`` needs one.
@@ -170,13 +170,13 @@ def weights_router(
         "/v1/weights",
         response_model=WeightsOut,
         summary="Hand-set vs learned points per rule",
-        responses={503: {"model": WeightsUnavailableOut, "description": NOT_AVAILABLE}},
+        responses={404: {"model": WeightsUnavailableOut, "description": NOT_AVAILABLE}},
     )
     def read_weights() -> Any:
         data = current()
         if data is None:
             return JSONResponse(
-                status_code=503, content={"error": "weights_not_available", "detail": NOT_AVAILABLE}
+                status_code=404, content={"error": "weights_not_available", "detail": NOT_AVAILABLE}
             )
         return data
 
@@ -186,13 +186,13 @@ def weights_router(
         summary="The weights report as a page for marketers",
         responses={
             200: {"content": {"text/html": {}}, "description": "The report."},
-            503: {"content": {"text/html": {}}, "description": NOT_AVAILABLE},
+            404: {"content": {"text/html": {}}, "description": NOT_AVAILABLE},
         },
     )
     def weights_page() -> HTMLResponse:
         data = current()
         if data is None:
-            return HTMLResponse(_UNAVAILABLE_PAGE, status_code=503)
+            return HTMLResponse(_UNAVAILABLE_PAGE, status_code=404)
         key = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
         with lock:
             page = rendered.get(key)

@@ -1,4 +1,4 @@
-"""The weights router mounted on a small app: JSON, page, 503 without a comparison, the OpenAPI
+"""The weights router mounted on a small app: JSON, page, 404 without a comparison, the OpenAPI
 documentation, and the page in a real headless Chromium served by a real uvicorn."""
 
 from __future__ import annotations
@@ -77,13 +77,13 @@ def test_a_comparison_object_is_served_too(comparison):
     assert client.get("/v1/weights").json()["transition"] == "mql_to_sql"
 
 
-def test_no_comparison_is_a_503_naming_the_command():
+def test_no_comparison_is_a_404_naming_the_command():
     client = TestClient(_app(lambda: None))
     response = client.get("/v1/weights")
-    assert response.status_code == 503
+    assert response.status_code == 404
     assert response.json() == {"error": "weights_not_available", "detail": NOT_AVAILABLE}
     page = client.get("/weights")
-    assert page.status_code == 503
+    assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "leadscore weights" in page.text
 
@@ -105,13 +105,13 @@ def test_page_shows_every_rule_and_is_rendered_once(comparison):
     assert len(calls) == 2
 
 
-def test_openapi_documents_both_routes_and_the_503(comparison):
+def test_openapi_documents_both_routes_and_the_404(comparison):
     spec = TestClient(_app(lambda: None)).get("/openapi.json").json()
     json_route = spec["paths"]["/v1/weights"]["get"]["responses"]
     assert json_route["200"]["content"]["application/json"]["schema"]["$ref"].endswith("WeightsOut")
-    assert "503" in json_route
+    assert "404" in json_route
     page_route = spec["paths"]["/weights"]["get"]["responses"]
-    assert "text/html" in page_route["200"]["content"] and "503" in page_route
+    assert "text/html" in page_route["200"]["content"] and "404" in page_route
 
 
 @pytest.mark.parametrize(
@@ -203,7 +203,7 @@ def test_page_in_a_headless_browser_shows_tables_and_plots(served, comparison, t
 def test_service_serves_the_latest_weights_report_from_the_data_dir(
     comparison, tmp_path, monkeypatch
 ):
-    """The real app: 503 before `leadscore weights` ran, the comparison once weights.json exists."""
+    """The real app: 404 before `leadscore weights` ran, the comparison once weights.json exists."""
     from leadscore.settings import Settings
     from serving.app import create_app
 
@@ -211,7 +211,7 @@ def test_service_serves_the_latest_weights_report_from_the_data_dir(
     settings = Settings(data_dir=tmp_path, mlflow_tracking_uri=f"sqlite:///{tmp_path / 'none.db'}")
     app = create_app(settings)  # no lifespan: the weights routes need no models
     client = TestClient(app)
-    assert client.get("/v1/weights").status_code == 503
+    assert client.get("/v1/weights").status_code == 404
     folder = tmp_path / "weights"
     folder.mkdir()
     data = comparison.to_dict()
