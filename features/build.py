@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 
 from features import definitions as d
 from features.decision_points import data_end_of, decision_points
 from features.history import LeadHistory, SetAside
-from features.window import events_before, window_bucket
-
-_TOUCH_COLUMNS = ["channel", "action", "page_type", "duration_s"]
+from features.window import VisibleHistory, visible_history, window_bucket
 
 
 @dataclass(frozen=True)
@@ -34,22 +33,23 @@ class TrainingSet:
     manifest: dict
 
 
-def build_features(points: pd.DataFrame, history: LeadHistory) -> pd.DataFrame:
+def build_features(points: pd.DataFrame, history: LeadHistory | VisibleHistory) -> pd.DataFrame:
     """Features of each decision point (``lead_id``, ``as_of``) from events before ``as_of``.
 
     Rows are aligned to ``points`` (same order, fresh RangeIndex); a lead missing from
     ``history.leads`` gets missing attributes rather than an error, as online scoring of a
-    brand-new lead would.
+    brand-new lead would. ``history`` may be a ``VisibleHistory`` already cut at ``points``
+    (shared with ``training.rules.score_leads`` in one scoring pass).
     """
     n = len(points)
+    visible = visible_history(points, history)
     as_of_ns = np.asarray(points["as_of"], dtype="datetime64[ns]").view(np.int64)
-    leads = history.leads.set_index("lead_id")
-    leads_aligned = leads.reindex(points["lead_id"].to_numpy())
-    created_ns = leads_aligned["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    leads_aligned = _leads_aligned(points, visible.history.leads)
+    created_ns = np.asarray(leads_aligned["created_at"], dtype="datetime64[ns]").view(np.int64)
 
-    touches = events_before(points, history.touches, "occurred_at", _TOUCH_COLUMNS)
+    touches = visible.touches
     bucket = window_bucket(touches["age_ns"].to_numpy())
-    stages = events_before(points, history.stage_changes, "changed_at", ["stage"])
+    stages = visible.stage_changes
 
     columns: d.Columns = {}
     columns.update(d.attributes(leads_aligned))
@@ -59,14 +59,60 @@ def build_features(points: pd.DataFrame, history: LeadHistory) -> pd.DataFrame:
     columns.update(d.recency(touches, n))
     columns.update(d.page_time(touches, bucket, n))
     columns.update(d.engagement(counts))
-    return pd.DataFrame(
-        {
-            f.name: columns[f.name]
-            if f.kind == "categorical"
-            else np.asarray(columns[f.name], f.dtype)
-            for f in d.FEATURES
-        }
-    )
+    return _frame(columns, n)
+
+
+def _leads_aligned(points: pd.DataFrame, leads: pd.DataFrame) -> dict[str, object]:
+    """Each leads column's values at the decision points' leads (missing for an unknown lead).
+
+    One ``get_indexer`` and a ``take`` per column: the same result as
+    ``leads.set_index("lead_id").reindex(...)`` without building two intermediate frames.
+    """
+    positions = pd.Index(leads["lead_id"]).get_indexer(points["lead_id"].to_numpy())
+    return {
+        name: leads[name].array.take(positions, allow_fill=True)
+        for name in leads.columns
+        if name != "lead_id"
+    }
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each registry feature goes in the feature frame, computed once.
+
+    The frame is assembled from one 2-D block per numeric dtype plus one array per categorical
+    (pandas' own layout), so building it costs the same for 1 row as a dict of 265 columns
+    costs pandas to check and consolidate, and for a million rows no more than the copies.
+    """
+
+    columns: pd.Index
+    categorical: tuple[tuple[str, np.ndarray], ...]
+    numeric: tuple[tuple[np.dtype, tuple[str, ...], np.ndarray], ...]
+
+    @classmethod
+    def of(cls, features: tuple[d.Feature, ...]) -> _Layout:
+        categorical = tuple(
+            (f.name, np.array([i])) for i, f in enumerate(features) if f.kind == "categorical"
+        )
+        numeric = []
+        for dtype in dict.fromkeys(f.dtype for f in features if f.kind != "categorical"):
+            at = [i for i, f in enumerate(features) if f.kind != "categorical" and f.dtype == dtype]
+            numeric.append((np.dtype(dtype), tuple(features[i].name for i in at), np.array(at)))
+        return cls(pd.Index([f.name for f in features]), categorical, tuple(numeric))
+
+
+_LAYOUT = _Layout.of(d.FEATURES)
+
+
+def _frame(columns: d.Columns, n: int) -> pd.DataFrame:
+    """The registry's columns, in order and in their declared dtypes, as one frame."""
+    blocks = [(columns[name], at) for name, at in _LAYOUT.categorical]
+    for dtype, names, at in _LAYOUT.numeric:
+        block = np.empty((len(names), n), dtype=dtype)
+        for j, name in enumerate(names):
+            block[j] = columns[name]
+        blocks.append((block, at))
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_LAYOUT.columns)
 
 
 def build_training_set(

@@ -12,6 +12,7 @@ serving read the names from ``FEATURES``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -183,22 +184,34 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "categorical")
 FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 
-Columns = dict[str, np.ndarray | pd.Series]
+Columns = dict[str, np.ndarray | pd.api.extensions.ExtensionArray]
+_CONTRACT = {c.name: c for c in LEADS_COLUMNS}
 
 
-def attributes(leads_aligned: pd.DataFrame) -> Columns:
-    """Firmographics, source and lead type as they were recorded on the lead."""
-    contract = {c.name: c for c in LEADS_COLUMNS}
+def attributes(
+    leads_aligned: Mapping[str, pd.Series | pd.api.extensions.ExtensionArray],
+) -> Columns:
+    """Firmographics, source and lead type as they were recorded on the lead.
+
+    ``leads_aligned`` maps a leads column to its values aligned to the decision points (a frame
+    or a dict of arrays). A column already in the contract's dtype is used as it is: the
+    ``astype`` only types history that was not loaded through the contract.
+    """
     out: Columns = {}
     for name in _CATEGORICAL_ATTRIBUTES:
-        values = leads_aligned[name].reset_index(drop=True)
-        out[name] = values.astype(dtype_of(contract[name]))
-    out["company_size"] = leads_aligned["company_size"].to_numpy(dtype="float64", na_value=np.nan)
-    out["annual_revenue"] = leads_aligned["annual_revenue"].to_numpy(
-        dtype="float64", na_value=np.nan
-    )
-    out["has_phone"] = leads_aligned["has_phone"].to_numpy(dtype="float64", na_value=np.nan)
+        out[name] = _in_dtype(leads_aligned[name], dtype_of(_CONTRACT[name]))
+    for name in _NUMERIC_ATTRIBUTES:
+        out[name] = leads_aligned[name].to_numpy(dtype="float64", na_value=np.nan)
     return out
+
+
+def _in_dtype(values: pd.Series | pd.api.extensions.ExtensionArray, dtype: object) -> object:
+    array = values.array if isinstance(values, pd.Series) else values
+    same = array.dtype == dtype and (
+        not isinstance(dtype, pd.CategoricalDtype)
+        or array.dtype.categories.equals(dtype.categories)  # == ignores the order of levels
+    )
+    return array if same else array.astype(dtype)
 
 
 def funnel(as_of_ns: np.ndarray, created_ns: np.ndarray, visible_stages: pd.DataFrame) -> Columns:
@@ -224,26 +237,28 @@ def _codes(values: pd.Series) -> np.ndarray:
 def touch_counts(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
     """Touches per channel, action and page type in each look-back window.
 
-    One bincount per dimension over (row, value, smallest window); a cumulative sum over the
-    nested windows then yields every window's count.
+    One bincount per dimension over (value, smallest window, row); a cumulative sum over the
+    nested windows then yields every window's count. The counts are laid out feature-major
+    (value, window, row), so each column is one contiguous run and the build stacks them into
+    the frame's block with plain copies (row-major, a column of a million rows is strided).
     """
     rows = visible["row"].to_numpy()
     n_windows = len(WINDOWS)
     out: Columns = {}
-    totals = np.bincount(rows * n_windows + bucket, minlength=n * n_windows)
-    totals = totals.reshape(n, n_windows).cumsum(axis=1, dtype=np.int32)
+    totals = np.bincount(bucket * n + rows, minlength=n_windows * n)
+    totals = totals.reshape(n_windows, n).cumsum(axis=0, dtype=np.int32)
     for w, window in enumerate(WINDOWS):
-        out[f"touches_{window}"] = totals[:, w]
+        out[f"touches_{window}"] = totals[w]
     for dim in TOUCH_DIMENSIONS:
         codes = _codes(visible[dim.column])
         k = len(dim.vocabulary)
         known = codes >= 0
-        flat = (rows[known] * k + codes[known]) * n_windows + bucket[known]
-        counts = np.bincount(flat, minlength=n * k * n_windows).reshape(n, k, n_windows)
-        counts = counts.cumsum(axis=2, dtype=np.int32)
+        flat = (codes[known] * n_windows + bucket[known]) * n + rows[known]
+        counts = np.bincount(flat, minlength=k * n_windows * n).reshape(k, n_windows, n)
+        counts = counts.cumsum(axis=1, dtype=np.int32)
         for i, value in enumerate(dim.vocabulary):
             for w, window in enumerate(WINDOWS):
-                out[dim.count_name.format(value=value, window=window)] = counts[:, i, w]
+                out[dim.count_name.format(value=value, window=window)] = counts[i, w]
     return out
 
 
@@ -266,14 +281,11 @@ def recency(visible: pd.DataFrame, n: int) -> Columns:
         codes = _codes(visible[dim.column])
         k = len(dim.vocabulary)
         known = codes >= 0
-        latest = np.full(n * k, np.iinfo(np.int64).max)
-        np.minimum.at(latest, rows[known] * k + codes[known], age[known])
-        latest = latest.reshape(n, k)
+        latest = np.full(k * n, np.iinfo(np.int64).max)
+        np.minimum.at(latest, codes[known] * n + rows[known], age[known])
+        days = _days_or_nan(latest, latest == np.iinfo(np.int64).max).reshape(k, n)
         for i, value in enumerate(dim.vocabulary):
-            col = latest[:, i]
-            out[dim.recency_name.format(value=value)] = _days_or_nan(
-                col, col == np.iinfo(np.int64).max
-            )
+            out[dim.recency_name.format(value=value)] = days[i]
     return out
 
 
@@ -291,12 +303,12 @@ def page_time(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
     seconds = visible["duration_s"].to_numpy(dtype="float64", na_value=np.nan)
     known = (codes >= 0) & ~np.isnan(seconds)
     k, n_windows = len(PAGE_TYPES), len(WINDOWS)
-    flat = (rows[known] * k + codes[known]) * n_windows + bucket[known]
-    sums = np.bincount(flat, weights=seconds[known], minlength=n * k * n_windows)
-    sums = sums.reshape(n, k, n_windows).cumsum(axis=2)
+    flat = (codes[known] * n_windows + bucket[known]) * n + rows[known]
+    sums = np.bincount(flat, weights=seconds[known], minlength=k * n_windows * n)
+    sums = sums.reshape(k, n_windows, n).cumsum(axis=1)
     window_index = {window: w for w, window in enumerate(WINDOWS)}
     return {
-        f"{page}_page_seconds_{window}": sums[:, i, window_index[window]]
+        f"{page}_page_seconds_{window}": sums[i, window_index[window]]
         for i, page in enumerate(PAGE_TYPES)
         for window in PAGE_SECONDS_WINDOWS
     }

@@ -12,13 +12,14 @@ Time: touches are seen only through ``features.window.events_before`` (strictly 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.contract import TIME_COLUMN
 from features.history import LeadHistory
-from features.window import NS_PER_DAY, age_days, events_before
+from features.window import NS_PER_DAY, VisibleHistory, age_days, visible_history
 from leadscore.errors import DataContractError
 from training.rules_file import (  # Condition too: models pickled before the split find it here
     TOUCH_VOCABULARIES,
@@ -76,28 +77,31 @@ class _Touches:
 
 
 def score_leads(
-    rules: HandSetRules, decision_points: pd.DataFrame, history: LeadHistory
+    rules: HandSetRules, decision_points: pd.DataFrame, history: LeadHistory | VisibleHistory
 ) -> RuleScores:
     """Hand-set points of each (lead_id, as_of) row of ``decision_points``.
 
     Only touches strictly before ``as_of`` count. A touch rule gives its points per matching
     touch times 0.5 ** (age_days / half_life), then the cap; attribute and behaviour rules give
     their points once. Vectorised over all rows (one pass per rule), so one lead and a batch go
-    through the same code and get the same numbers.
+    through the same code and get the same numbers. ``history`` may be a ``VisibleHistory``
+    already cut at ``decision_points``, shared with ``features.build.build_features``.
     """
     for column in ("lead_id", "as_of"):
         if column not in decision_points.columns:
             raise DataContractError("decision_points", column, "missing column")
     n_rows = len(decision_points)
-    touches = _visible_touches(decision_points, history.touches)
-    positions = _lead_positions(decision_points, history.leads)
+    visible = visible_history(decision_points, history)
+    touches = _visible_touches(visible.touches, n_rows)
+    leads = visible.history.leads
+    positions = _lead_positions(decision_points, leads)
     columns: dict[str, np.ndarray] = {}
     total = np.zeros(n_rows)
     for rule in rules.rules:
         if isinstance(rule, TouchRule):
             values = _touch_points(rule, touches, rules.half_life_days)
         elif isinstance(rule, AttributeRule):
-            values = _attribute_points(rule, positions, history.leads)
+            values = _attribute_points(rule, positions, leads)
         else:
             values = _behaviour_points(rule, touches)
         columns[rule.name] = values
@@ -111,12 +115,10 @@ def score_leads(
     )
 
 
-def _visible_touches(decision_points: pd.DataFrame, touches: pd.DataFrame) -> _Touches:
-    fields = [f for f in (*TOUCH_VOCABULARIES, "duration_s") if f in touches.columns]
-    visible = events_before(decision_points, touches, TIME_COLUMN["touches"], fields)
+def _visible_touches(visible: pd.DataFrame, n_rows: int) -> _Touches:
     n_touches = len(visible)
     codes = {
-        field: pd.Categorical(visible[field], categories=vocabulary).codes
+        field: _codes(visible[field], vocabulary)
         if field in visible.columns
         else np.full(n_touches, -1, dtype=np.int8)
         for field, vocabulary in TOUCH_VOCABULARIES.items()
@@ -131,8 +133,17 @@ def _visible_touches(decision_points: pd.DataFrame, touches: pd.DataFrame) -> _T
         age_ns=visible["age_ns"].to_numpy(np.int64),
         codes=codes,
         duration_s=duration,
-        n_rows=len(decision_points),
+        n_rows=n_rows,
     )
+
+
+def _codes(values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
+    """Positions of the values in ``vocabulary`` (-1: missing or unknown); a contract-typed
+    column already holds them as its categorical codes."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and tuple(dtype.categories) == vocabulary:
+        return values.cat.codes.to_numpy()
+    return pd.Categorical(values, categories=vocabulary).codes
 
 
 def _matching(match: TouchMatch, touches: _Touches) -> np.ndarray:
@@ -182,7 +193,10 @@ def _attribute_points(
     if rule.attribute not in leads.columns:
         return np.zeros(len(positions))
     column = leads[rule.attribute]
-    if rule.values is None:  # numeric range; missing values compare False
+    if rule.values is not None and isinstance(column.dtype, pd.CategoricalDtype):
+        categorical = column.array
+        fits = _levels_fitting(categorical.dtype, tuple(rule.values))[categorical.codes]
+    elif rule.values is None:  # numeric range; missing values compare False
         numbers = pd.to_numeric(column, errors="coerce").to_numpy(float, na_value=np.nan)
         low = -np.inf if rule.min is None else rule.min
         high = np.inf if rule.max is None else rule.max
@@ -191,6 +205,18 @@ def _attribute_points(
         fits = column.isin(rule.values).to_numpy(dtype=bool)
     fits = np.append(fits, False)  # position -1 (unknown lead) picks this slot
     return fits[positions] * float(rule.points)
+
+
+@cache
+def _levels_fitting(dtype: pd.CategoricalDtype, values: tuple[Any, ...]) -> np.ndarray:
+    """Whether each level of ``dtype`` is one of ``values``, then whether a missing value is
+    (the last slot, which code -1 picks): as ``Categorical.isin``, but computed once per column
+    type and rule, so a lead's fit is one lookup of its code."""
+    fits = [level in values for level in dtype.categories]
+    fits.append(any(pd.isna(v) for v in values))
+    out = np.array(fits, dtype=bool)
+    out.flags.writeable = False
+    return out
 
 
 def _behaviour_points(rule: BehaviourRule, touches: _Touches) -> np.ndarray:

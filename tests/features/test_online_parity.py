@@ -36,3 +36,23 @@ def test_online_features_equal_batch_features_for_random_leads(history, seed):
         )
         online = features_at(one, lead_id, pd.Timestamp(as_of[i]).tz_localize("UTC"))
         pd.testing.assert_frame_equal(online, batch.iloc[[i]].reset_index(drop=True))
+
+
+def test_a_history_cut_once_gives_the_same_features_and_points_as_the_full_history(history):
+    """Serving cuts the history once per pass and shares it; nothing may change by that."""
+    from features.window import visible_history
+    from training.rules import default_rules_path, load_rules, score_leads
+
+    rng = np.random.default_rng(9)
+    lead_ids = rng.choice(history.leads["lead_id"].to_numpy(), 30, replace=False)
+    created = history.leads.set_index("lead_id").loc[lead_ids, "created_at"]
+    as_of = (created + pd.to_timedelta(rng.uniform(0, 250, len(lead_ids)), unit="D")).to_numpy()
+    points = pd.DataFrame({"lead_id": lead_ids, "as_of": as_of})
+    cut = visible_history(points, history)
+    pd.testing.assert_frame_equal(build_features(points, cut), build_features(points, history))
+    rules = load_rules(default_rules_path())
+    pd.testing.assert_frame_equal(
+        score_leads(rules, points, cut).points, score_leads(rules, points, history).points
+    )
+    with pytest.raises(ValueError, match="other decision points"):
+        build_features(points.copy(), cut)
