@@ -21,7 +21,7 @@ import joblib
 
 from leadscore.errors import ModelNotFoundError
 from serving.reasons import ReasonWriter
-from serving.scorer import TRANSITIONS, ModelInputs
+from serving.scorer import TRANSITIONS, inputs_key
 from training import tracking
 from training.bundle import ScoringBundle
 from training.rules import HandSetRules
@@ -40,7 +40,8 @@ class ServedModel:
         name, version, alias: where it came from in the registry (version and alias are None
             when loaded from a folder); source: "registry" or that folder.
         loaded_at: when this process loaded it.
-        inputs, reasons: the model's input encoding and reason phrasing, prepared once.
+        inputs_key: what the model's input encoding depends on (equal keys share a matrix);
+            reasons: the reason phrasing, prepared once.
         base_rate: the test rows' conversion rate at training (priority tiers compare with it).
     """
 
@@ -51,7 +52,7 @@ class ServedModel:
     alias: str | None
     source: str
     loaded_at: datetime
-    inputs: ModelInputs = field(repr=False)
+    inputs_key: tuple = field(repr=False)
     reasons: ReasonWriter = field(repr=False)
     base_rate: float | None
 
@@ -82,37 +83,19 @@ def _served(
         alias=alias,
         source=source,
         loaded_at=datetime.now(UTC),
-        inputs=ModelInputs.of(bundle.model),
+        inputs_key=inputs_key(bundle.model),
         reasons=ReasonWriter([str(n) for n in bundle.model.feature_names_in_]),
         base_rate=float(base_rate) if base_rate is not None else None,
     )
 
 
-def _registry_version(transition: str, alias: str) -> str | None:
-    """The version an alias points at. ``tracking.load_bundle`` does not return it; until
-    tracking offers that, this is the one MLflow call outside training/."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        found = MlflowClient().get_model_version_by_alias(
-            tracking.registered_name(transition), alias
-        )
-    except MlflowException:
-        return None
-    return str(found.version)
-
-
 def _from_registry(transition: str, alias: str, uri: str) -> ServedModel:
-    name = f"{tracking.registered_name(transition)}@{alias}"
-    for _ in range(2):  # the alias may move while we download: then load again
-        version = _registry_version(transition, alias)
-        bundle = tracking.load_bundle(transition, alias) if version is not None else None
-        if bundle is None:
-            raise ModelNotFoundError(f"no model {name} in the registry at {uri}; {TRAIN_FIRST}")
-        if _registry_version(transition, alias) == version:
-            return _served(bundle, version=version, alias=alias, source="registry")
-    raise ModelNotFoundError(f"{name} kept moving while it was loaded; try again")
+    found = tracking.load_bundle_version(transition, alias)
+    if found is None:
+        name = f"{tracking.registered_name(transition)}@{alias}"
+        raise ModelNotFoundError(f"no model {name} in the registry at {uri}; {TRAIN_FIRST}")
+    bundle, version = found
+    return _served(bundle, version=version, alias=alias, source="registry")
 
 
 def _from_folder(transition: str, folder: Path) -> ServedModel:

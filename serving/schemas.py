@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     AfterValidator,
@@ -26,7 +26,9 @@ from pydantic import (
     StrictInt,
     StrictStr,
     model_validator,
+    with_config,
 )
+from typing_extensions import TypedDict
 
 from features.contract import (
     ACTIONS,
@@ -125,19 +127,30 @@ class LeadIn(_In):
     has_phone: StrictBool | None = None
 
 
-class TouchIn(_In):
+# Touches and stage changes are typed dicts, not models: a 1,000-lead batch carries some 24,000
+# touches, and building (then dumping) an object per touch cost more than scoring them. Same
+# validation, same 422 locations and messages, same OpenAPI schema names.
+_EVENT = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+@with_config(_EVENT)
+class TouchIn(TypedDict):
     """One interaction: an e-mail opened, a page viewed, a webinar attended, ..."""
 
     occurred_at: Timestamp
     channel: Channel
     action: Action
-    page_type: PageType | None = None
-    duration_s: Annotated[Number, Field(ge=0, le=86_400, allow_inf_nan=False)] | None = Field(
-        default=None, description="Seconds spent, if known (at most a day)."
-    )
+    page_type: NotRequired[PageType | None]
+    duration_s: NotRequired[
+        Annotated[
+            Annotated[Number, Field(ge=0, le=86_400, allow_inf_nan=False)] | None,
+            Field(description="Seconds spent, if known (at most a day)."),
+        ]
+    ]
 
 
-class StageChangeIn(_In):
+@with_config(_EVENT)
+class StageChangeIn(TypedDict):
     """The lead entered ``stage`` at ``changed_at`` (each stage at most once)."""
 
     stage: Stage
@@ -206,21 +219,25 @@ class ScoreRequest(_In):
         if self.as_of is not None and self.as_of < created:
             raise ValueError("as_of is before the lead's created_at")
         for i, touch in enumerate(self.touches):
-            if touch.occurred_at < created:
+            if touch["occurred_at"] < created:
                 raise ValueError(f"touches[{i}].occurred_at is before the lead's created_at")
+            touch.setdefault("page_type", None)  # left out = null, as a model's default
+            touch.setdefault("duration_s", None)
         seen: set[str] = set()
         for i, change in enumerate(self.stage_changes):
-            if change.changed_at < created:
+            if change["changed_at"] < created:
                 raise ValueError(f"stage_changes[{i}].changed_at is before the lead's created_at")
-            if change.stage in seen:
-                raise ValueError(f"stage_changes: stage {change.stage!r} is entered twice")
-            seen.add(change.stage)
-        ordered = sorted(self.stage_changes, key=lambda c: (c.changed_at, STAGE_RANK[c.stage]))
+            if change["stage"] in seen:
+                raise ValueError(f"stage_changes: stage {change['stage']!r} is entered twice")
+            seen.add(change["stage"])
+        ordered = sorted(
+            self.stage_changes, key=lambda c: (c["changed_at"], STAGE_RANK[c["stage"]])
+        )
         for earlier, later in pairwise(ordered):
-            if STAGE_RANK[later.stage] < STAGE_RANK[earlier.stage]:
+            if STAGE_RANK[later["stage"]] < STAGE_RANK[earlier["stage"]]:
                 raise ValueError(
-                    f"stage_changes: {later.stage!r} comes after {earlier.stage!r} (stages run "
-                    "lead, mql, sal, sql, then won or lost)"
+                    f"stage_changes: {later['stage']!r} comes after {earlier['stage']!r} (stages "
+                    "run lead, mql, sal, sql, then won or lost)"
                 )
         if {"won", "lost"} <= seen:
             raise ValueError("stage_changes: a lead cannot be both won and lost")

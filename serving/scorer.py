@@ -25,7 +25,6 @@ entered the transition's entry stage at ``as_of`` (the models are trained at tha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +32,9 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_features
-from features.contract import STAGE_RANK, STAGES, TIME_COLUMN
-from features.definitions import FEATURE_NAMES
+from features.contract import STAGE_RANK, STAGES
 from features.online import lead_histories_of
-from features.window import events_before
+from features.window import VisibleHistory, visible_history
 from training.model import LeadConversionModel
 from training.rules import score_leads
 
@@ -63,82 +61,24 @@ _NOTES = {
 }
 
 
-@dataclass(frozen=True)
-class ModelInputs:
-    """The booster's input matrix of a feature frame, without per-column pandas work.
-
-    Numbers become float64 and a categorical its position among the training levels, with
-    unseen or missing values as NaN: exactly what ``LeadConversionModel._prepare`` plus
-    LightGBM's pandas conversion produce (a test pins the equality), at a fraction of the cost.
-
-    Attributes:
-        names: the model's inputs in order (``feature_names_in_``).
-        numeric: numeric input names, and ``numeric_at`` their positions in ``names``.
-        levels: per categorical input, its training levels as an index.
-        level_at: per categorical input, its position in ``names``.
-    """
-
-    names: tuple[str, ...]
-    numeric: list[str]
-    numeric_at: np.ndarray
-    levels: dict[str, pd.Index]
-    level_at: dict[str, int]
-    frame_columns: pd.Index
-    numeric_in_frame: np.ndarray
-
-    @classmethod
-    def of(cls, model: LeadConversionModel) -> ModelInputs:
-        names = tuple(str(n) for n in model.feature_names_in_)
-        levels = {
-            n: pd.Index(model.categorical_levels_[n], dtype=object)
-            for n in names
-            if n in model.categorical_levels_
-        }
-        numeric = [n for n in names if n not in levels]
-        return cls(
-            names=names,
-            numeric=numeric,
-            numeric_at=np.array([names.index(n) for n in numeric], dtype=np.intp),
-            levels=levels,
-            level_at={n: names.index(n) for n in levels},
-            frame_columns=pd.Index(FEATURE_NAMES),
-            numeric_in_frame=pd.Index(FEATURE_NAMES).get_indexer(numeric),
-        )
-
-    def matrix(self, features: pd.DataFrame) -> np.ndarray:
-        out = np.empty((len(features), len(self.names)), dtype=np.float64)
-        # build_features returns the registry's columns in order: select by position, which
-        # saves pandas a label lookup of every column on each pass
-        if features.columns.equals(self.frame_columns) and (self.numeric_in_frame >= 0).all():
-            numbers = features.iloc[:, self.numeric_in_frame]
-        else:
-            numbers = features[self.numeric]
-        out[:, self.numeric_at] = numbers.to_numpy(np.float64, na_value=np.nan)
-        for name, levels in self.levels.items():
-            codes = levels.get_indexer(features[name].to_numpy(object)).astype(np.float64)
-            codes[codes < 0] = np.nan
-            out[:, self.level_at[name]] = codes
-        return out
-
-
 def probability(model: LeadConversionModel, matrix: np.ndarray) -> np.ndarray:
-    """Calibrated probabilities, as ``model.predict_proba(features)[:, 1]``."""
-    p = model.booster_.predict(matrix, num_iteration=model.best_iteration_, num_threads=1)
-    return model.calibrator_.predict(p) if model.calibrator_ is not None else p
+    """Calibrated probabilities of an encoded matrix, as ``model.predict_proba(features)[:, 1]``."""
+    return model.calibrated(model.raw_probability(matrix))
 
 
-def contributions(model: LeadConversionModel, matrix: np.ndarray) -> np.ndarray:
-    """SHAP values on the log-odds, one column per input plus the bias last."""
-    return model.booster_.predict(
-        matrix, num_iteration=model.best_iteration_, pred_contrib=True, num_threads=1
+def inputs_key(model: LeadConversionModel) -> tuple:
+    """What ``model.encode`` depends on: models with equal keys share one matrix per pass."""
+    levels = model.categorical_levels_
+    return (
+        tuple(str(n) for n in model.feature_names_in_),
+        tuple((n, tuple(levels[n])) for n in sorted(levels)),
     )
 
 
-def _stages(points: pd.DataFrame, history: Any) -> tuple[np.ndarray, np.ndarray]:
+def _stages(points: pd.DataFrame, visible: VisibleHistory) -> tuple[np.ndarray, np.ndarray]:
     """Highest stage rank reached (lost aside) and whether the lead was lost, before as_of."""
-    visible = events_before(points, history.stage_changes, TIME_COLUMN["stage_changes"], ["stage"])
-    rows = visible["row"].to_numpy()
-    codes = visible["stage"].cat.codes.to_numpy()
+    rows = visible.stage_changes["row"].to_numpy()
+    codes = visible.stage_changes["stage"].cat.codes.to_numpy()
     is_lost = codes == _LOST_CODE
     reached = np.zeros(len(points), dtype=np.int64)
     np.maximum.at(reached, rows[~is_lost], _RANK_OF_CODE[codes[~is_lost]])
@@ -182,16 +122,20 @@ def score_requests(
 ) -> list[dict]:
     """One response dict (``ScoreOut`` shape) per request, in order; ``now`` fills a missing
     ``as_of``; ``reasons[i]`` says whether lead ``i`` gets its reasons."""
-    payloads = []
-    for i, request in enumerate(requests):
-        payload = request.model_dump()
-        payload["lead"]["lead_id"] = i  # surrogate: position in this pass
-        payload["as_of"] = payload["as_of"] or now
-        payloads.append(payload)
+    payloads = [
+        {
+            "lead": {**request.lead.model_dump(), "lead_id": i},  # surrogate: position in pass
+            "touches": request.touches,  # plain dicts already (read, never changed)
+            "stage_changes": request.stage_changes,
+            "as_of": request.as_of or now,
+        }
+        for i, request in enumerate(requests)
+    ]
     history, points = lead_histories_of(payloads)
-    features = build_features(points, history)
-    rules = score_leads(models.rules, points, history)
-    reached, lost = _stages(points, history)
+    visible = visible_history(points, history)  # cut once for features, rules and stages
+    features = build_features(points, visible)
+    rules = score_leads(models.rules, points, visible)
+    reached, lost = _stages(points, visible)
 
     out = []
     rule_points = rules.points.to_numpy(np.float64)
@@ -203,7 +147,7 @@ def score_requests(
         out.append(
             {
                 "lead_id": request.lead.lead_id,
-                "as_of": pd.Timestamp(payloads[i]["as_of"]).isoformat(),
+                "as_of": payloads[i]["as_of"].isoformat(),  # a UTC datetime
                 "stage": stage,
                 "priority": "closed",
                 "hand_set": {
@@ -215,9 +159,15 @@ def score_requests(
             }
         )
     wants_reasons = np.asarray(reasons, dtype=bool) & (top > 0)
+    matrices: dict[tuple, np.ndarray] = {}  # both models usually read the same inputs
+    raw_values: dict[str, np.ndarray] = {}
     for transition in TRANSITIONS:
+        served = models.by_transition[transition]
+        if served.inputs_key not in matrices:
+            matrices[served.inputs_key] = served.bundle.model.encode(features)
+        matrix = matrices[served.inputs_key]
         _score_transition(
-            models.by_transition[transition], features, reached, lost, wants_reasons, top, out
+            served, features, matrix, reached, lost, wants_reasons, top, out, raw_values
         )
     for i, row in enumerate(out):
         active = "sql_to_won" if reached[i] == STAGE_RANK["sql"] else "mql_to_sql"
@@ -232,28 +182,34 @@ def score_requests(
 def _score_transition(
     served: ServedModel,
     features: pd.DataFrame,
+    matrix: np.ndarray,
     reached: np.ndarray,
     lost: np.ndarray,
     wants_reasons: np.ndarray,
     top: int,
     out: list[dict],
+    raw_values: dict[str, np.ndarray],
 ) -> None:
-    """Fill ``out[i][transition]`` for every lead."""
+    """Fill ``out[i][transition]`` for every lead; ``raw_values`` caches feature columns as
+    objects across the transitions of a pass."""
     transition = served.transition
     model = served.bundle.model
-    matrix = served.inputs.matrix(features)
     p = probability(model, matrix)
     status = [
         transition_status(transition, int(r), bool(x)) for r, x in zip(reached, lost, strict=True)
     ]
     scored = np.array([s in ("open", "hypothetical") for s in status], dtype=bool)
     explain = np.flatnonzero(scored & wants_reasons)
-    shap = contributions(model, matrix[explain])[:, :-1] if len(explain) else None
+    shap = model.contribution_matrix(matrix[explain])[:, :-1] if len(explain) else None
     ref = {"name": served.name, "version": served.version, "alias": served.alias}
     explained = {int(i): k for k, i in enumerate(explain)}
-    raw_levels = {
-        served.inputs.level_at[n]: features[n].to_numpy(object) for n in served.inputs.levels
-    }
+    encoding = model.input_encoding_
+    raw_levels = {}  # category values as sent, only when reasons need them (costly to take)
+    if len(explain):
+        for name in encoding.levels:
+            if name not in raw_values:
+                raw_values[name] = features[name].to_numpy(object)
+            raw_levels[encoding.level_at[name]] = raw_values[name]
     for i, row in enumerate(out):
         entry: dict[str, Any] = {
             "status": status[i],

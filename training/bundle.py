@@ -37,7 +37,7 @@ class ScoringBundle:
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities for rows of already built features."""
-        return self.model.predict_proba(features[self.feature_names])[:, 1]
+        return self.model.predict_proba(features)[:, 1]  # the model reads its inputs by name
 
     def score(self, points: pd.DataFrame, history: LeadHistory) -> pd.DataFrame:
         """Probability and hand-set score of each decision point (``lead_id``, ``as_of``)."""

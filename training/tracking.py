@@ -131,6 +131,13 @@ def log_training_run(
 
 def load_bundle(transition: str, alias: str = CHAMPION) -> ScoringBundle | None:
     """The bundle behind ``models:/<name>@<alias>``, or None when there is no such alias."""
+    found = load_bundle_version(transition, alias)
+    return None if found is None else found[0]
+
+
+def load_bundle_version(transition: str, alias: str = CHAMPION) -> tuple[ScoringBundle, str] | None:
+    """The bundle behind ``models:/<name>@<alias>`` and the version it is, or None when there
+    is no such alias. The version is the one downloaded even if the alias moves meanwhile."""
     client = MlflowClient()
     try:
         version = client.get_model_version_by_alias(registered_name(transition), alias)
@@ -144,7 +151,7 @@ def load_bundle(transition: str, alias: str = CHAMPION) -> ScoringBundle | None:
         bundle_file = next(Path(path).rglob("bundle.joblib"), None)
         if bundle_file is None:
             raise ModelNotFoundError(f"{registered_name(transition)}@{alias} has no bundle")
-        return joblib.load(bundle_file)
+        return joblib.load(bundle_file), str(version.version)
 
 
 def promote(transition: str, version: str, run_id: str, decision: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The scorer's model inputs equal the estimator's own preparation; reasons read as sentences."""
+"""The model's encoding equals what LightGBM saw at fit time; reasons read as sentences."""
 
 from __future__ import annotations
 
@@ -10,13 +10,7 @@ import pytest
 from features.build import build_features
 from features.definitions import FEATURES_BY_NAME
 from serving.reasons import ReasonWriter, _phrase
-from serving.scorer import (
-    ModelInputs,
-    contributions,
-    priority,
-    probability,
-    transition_status,
-)
+from serving.scorer import inputs_key, priority, probability, transition_status
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +24,35 @@ def feature_rows(training_sets, simulation):
 
 
 @pytest.mark.parametrize("transition", ["mql_to_sql", "sql_to_won"])
-def test_model_inputs_give_exactly_the_estimators_outputs(bundles, feature_rows, transition):
+def test_model_encoding_gives_exactly_the_fit_time_outputs(bundles, feature_rows, transition):
     model = bundles[transition].model
-    matrix = ModelInputs.of(model).matrix(feature_rows)
+    matrix = model.encode(feature_rows)  # the whole feature frame: the model picks its inputs
     X = feature_rows[bundles[transition].feature_names]
+    prepared = model._prepare(X)  # pandas categoricals, as LightGBM was fitted on
+    at = {"num_iteration": model.best_iteration_}
+    np.testing.assert_array_equal(
+        model.raw_probability(matrix), model.booster_.predict(prepared, **at)
+    )
+    np.testing.assert_array_equal(
+        model.contribution_matrix(matrix),
+        model.booster_.predict(prepared, pred_contrib=True, **at),
+    )
     np.testing.assert_array_equal(probability(model, matrix), model.predict_proba(X)[:, 1])
-    np.testing.assert_array_equal(contributions(model, matrix), model.contributions(X).to_numpy())
+    np.testing.assert_array_equal(
+        model.contribution_matrix(matrix), model.contributions(X).to_numpy()
+    )
 
 
 def test_unseen_category_becomes_missing(bundles, feature_rows):
-    inputs = ModelInputs.of(bundles["mql_to_sql"].model)
-    matrix = inputs.matrix(feature_rows)
-    assert np.isnan(matrix[:5, inputs.level_at["country"]]).all()
-    assert not np.isnan(matrix[10:, inputs.level_at["country"]]).any()
+    model = bundles["mql_to_sql"].model
+    matrix = model.encode(feature_rows)
+    country = model.input_encoding_.level_at["country"]
+    assert np.isnan(matrix[:5, country]).all()
+    assert not np.isnan(matrix[10:, country]).any()
+
+
+def test_models_reading_the_same_inputs_share_a_key(bundles):
+    assert inputs_key(bundles["mql_to_sql"].model) == inputs_key(bundles["sql_to_won"].model)
 
 
 @pytest.mark.parametrize(

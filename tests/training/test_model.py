@@ -79,3 +79,27 @@ def test_one_class_label_is_refused_with_a_clear_message():
     X, _ = _data(100, 3)
     with pytest.raises(ValueError, match="one class"):
         LeadConversionModel(**FAST).fit(X, np.zeros(100, dtype=int))
+
+
+def test_encoding_gives_what_lightgbm_saw_at_fit_for_text_unseen_and_missing_values():
+    X, y = _data(2000, 4)
+    model = LeadConversionModel(**FAST).fit(X, y)
+    industry = ["aerospace", None, "staffing", np.nan, "software_saas", "media_publishing"]
+    rows = X.head(6).assign(industry=industry)
+    expected = model.booster_.predict(model._prepare(rows), num_iteration=model.best_iteration_)
+    as_category = rows.assign(industry=rows["industry"].astype("category"))
+    many = pd.concat([rows] * 20)  # past the few-rows path: pandas' vectorised lookup
+    for frame in (rows, as_category, many):
+        matrix = model.encode(frame)
+        np.testing.assert_array_equal(model.raw_probability(matrix)[:6], expected)
+    assert np.isnan(model.encode(rows)[[0, 1, 3], 1]).all()
+
+
+def test_a_model_pickled_before_its_encoding_was_stored_still_predicts():
+    X, y = _data(1000, 5)
+    model = LeadConversionModel(**FAST).fit(X, y)
+    state = dict(model.__getstate__())  # a copy: on 3.11 this may be the __dict__ itself
+    del state["input_encoding_"]
+    old = LeadConversionModel.__new__(LeadConversionModel)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict_proba(X.head(9)), model.predict_proba(X.head(9)))
