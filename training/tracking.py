@@ -83,6 +83,31 @@ def git_commit() -> str:
         return "unknown"
 
 
+def _code_paths() -> list[str]:
+    """The project's packages, shipped with the model so it scores with the code it was
+    trained with."""
+    return [str(Path(__file__).resolve().parents[1] / d) for d in _PACKAGE_DIRS]
+
+
+def _log_contents(
+    tags: dict[str, str],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    figures: dict[str, plt.Figure],
+    documents: dict[str, dict],
+) -> None:
+    """What every training run logs besides its model: lineage tags, params, metrics, plots
+    (closed once logged) and JSON documents."""
+    mlflow.set_tags({**tags, "git_commit": git_commit()})
+    mlflow.log_params(params)
+    mlflow.log_metrics(metrics)
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+        plt.close(figure)
+    for name, document in documents.items():
+        mlflow.log_dict(document, f"{name}.json")
+
+
 def log_training_run(
     bundle: ScoringBundle,
     *,
@@ -95,20 +120,13 @@ def log_training_run(
 ) -> tuple[str, str]:
     """Log one transition's run and register its model; returns (run_id, model version)."""
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags(
-            {
-                "transition": bundle.transition,
-                "git_commit": git_commit(),
-                "data_fingerprint": bundle.data_fingerprint,
-            }
+        _log_contents(
+            {"transition": bundle.transition, "data_fingerprint": bundle.data_fingerprint},
+            params,
+            metrics,
+            figures,
+            documents,
         )
-        mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
-        for name, figure in figures.items():
-            mlflow.log_figure(figure, f"plots/{name}.png")
-            plt.close(figure)
-        for name, document in documents.items():
-            mlflow.log_dict(document, f"{name}.json")
         with tempfile.TemporaryDirectory() as tmp:
             bundle_path = Path(tmp) / "bundle.joblib"
             joblib.dump(bundle, bundle_path)
@@ -116,7 +134,7 @@ def log_training_run(
                 name="model",
                 python_model=LeadHistoryModel(),
                 artifacts={"bundle": str(bundle_path)},
-                code_paths=[str(Path(__file__).resolve().parents[1] / d) for d in _PACKAGE_DIRS],
+                code_paths=_code_paths(),
                 signature=signature(),
                 input_example=input_example,
                 pip_requirements=pip_requirements(),
@@ -192,18 +210,11 @@ def log_flat_run(
 
     client = MlflowClient()
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags({**tags, "registered_model": model_name, "git_commit": git_commit()})
-        mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
-        for name, figure in figures.items():
-            mlflow.log_figure(figure, f"plots/{name}.png")
-            plt.close(figure)
-        for name, document in documents.items():
-            mlflow.log_dict(document, f"{name}.json")
+        _log_contents({**tags, "registered_model": model_name}, params, metrics, figures, documents)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=predict,
-            code_paths=[str(Path(__file__).resolve().parents[1] / d) for d in _PACKAGE_DIRS],
+            code_paths=_code_paths(),
             signature=ModelSignature(
                 inputs=Schema([ColSpec(AnyType(), str(c)) for c in input_example.columns]),
                 outputs=Schema([ColSpec("double", "probability")]),
