@@ -104,7 +104,7 @@ def score_leads(
             values = _attribute_points(rule, positions, leads)
         else:
             values = _behaviour_points(rule, touches)
-        columns[rule.name] = values
+        columns[rule.name] = values + 0.0  # -0.0 (negative points times nothing) reads as 0
         total += values  # in rule order, so a row's sum never depends on the batch around it
     index = decision_points.index
     return RuleScores(

@@ -583,3 +583,11 @@ def test_touches_at_or_after_as_of_never_change_the_score(
     with_future = score_leads(rules, decision_points, _history(past + future))
     pd.testing.assert_frame_equal(without.points, with_future.points, check_exact=True)
     pd.testing.assert_series_equal(without.total, with_future.total, check_exact=True)
+
+
+def test_a_negative_rule_that_does_not_fire_gives_plain_zero_points():
+    """Points go to CRMs as JSON: an unfired negative rule must read 0, never -0."""
+    careers = {"name": "careers_page", "kind": "touch", "page_type": "careers", "points": -10}
+    points = _score(_rules(careers), [])
+    assert points.loc[0, "careers_page"] == 0
+    assert not np.signbit(points.loc[0, "careers_page"])
