@@ -21,17 +21,16 @@ from training.model import LeadConversionModel
 from training.rules import load_rules, score_leads
 from training.split import time_split
 from training.weights import (
-    GENERIC_ENGAGEMENT,
     MIN_FIRES,
     WeightsComparison,
     compare_weights,
     fit_logistic,
     learned_rules_file,
     points_scale,
-    related_features,
     unit_rules,
     verdict,
 )
+from training.weights_model_view import GENERIC_ENGAGEMENT, related_features
 from training.weights_report import REPORT_FILES, render_html, run_weights_report
 
 FEATURES = list(FEATURE_NAMES)
