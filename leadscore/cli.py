@@ -5,7 +5,6 @@ on stderr and exit code 2, never a traceback."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Annotated
 import typer
 
 from leadscore.errors import LeadscoreError
-from leadscore.settings import get_settings
+from leadscore.jsonable import json_ready
+from leadscore.settings import Settings, get_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -29,20 +29,18 @@ def progress(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _finite(value: object) -> object:
-    """NaN and infinity as null: strict JSON parsers reject them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+def _configure_tracking(settings: Settings) -> None:
+    """Point MLflow at the configured store before any job logs to it."""
+    from training import tracking
+
+    tracking.configure(
+        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+    )
 
 
 def emit_json(value: object) -> None:
     """One JSON object on stdout."""
-    typer.echo(json.dumps(_finite(value), default=str, allow_nan=False))
+    typer.echo(json.dumps(json_ready(value), default=str, allow_nan=False))
 
 
 @app.command()
@@ -158,7 +156,6 @@ def train(
         return
     from features.build import build_training_sets
     from features.io import read_lead_history, read_truth
-    from training import tracking
     from training.rules import default_rules_path, load_rules
     from training.run import train_transition
     from training.summary import comparison_table
@@ -172,9 +169,7 @@ def train(
     sets = build_training_sets(
         history, horizon_days=settings.horizon_days, set_aside=set_aside, progress=progress
     )
-    tracking.configure(
-        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
-    )
+    _configure_tracking(settings)
     truth = read_truth(data)
     results = [
         train_transition(
@@ -204,15 +199,12 @@ def _train_from_table(
     json_output: bool,
 ) -> None:
     from leadscore.errors import InputError
-    from training import tracking
     from training.flat_run import flat_json, flat_summary, train_from_table
 
     if not label:
         raise InputError("--table needs --label COLUMN (the converted-or-not column)")
     settings = get_settings()
-    tracking.configure(
-        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
-    )
+    _configure_tracking(settings)
     result = train_from_table(
         table,
         label=label,
@@ -253,7 +245,6 @@ def weights(
     """Compare the hand-set points with what your history supports; write and log the report
     (report.html, learned_rules.yaml to adopt, weights.json)."""
     from features.io import read_lead_history
-    from training import tracking
     from training.rules import default_rules_path, load_rules
     from training.weights_report import run_weights_report, summary_text
 
@@ -262,9 +253,7 @@ def weights(
     history, set_aside = read_lead_history(data or settings.data_dir / "raw")
     for item in set_aside:
         progress(item.describe())
-    tracking.configure(
-        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
-    )
+    _configure_tracking(settings)
     report = run_weights_report(
         history,
         hand_set,

@@ -50,6 +50,7 @@ from features.build import TrainingSet, build_training_set
 from features.decision_points import data_end_of
 from features.history import LeadHistory
 from leadscore.errors import InputError
+from leadscore.jsonable import json_ready
 from training.evaluate import cumulative_gain
 from training.model import LeadConversionModel
 from training.rules import (
@@ -200,7 +201,7 @@ class WeightsComparison:
         out["uncovered"] = [asdict(signal) for signal in self.uncovered]
         out["capacity"] = [asdict(row) for row in self.capacity]
         out["learned_rules_yaml"] = rules_yaml(self.learned_rules)
-        return _json_ready(out)
+        return json_ready(out)
 
 
 def rules_yaml(rules: HandSetRules) -> str:
@@ -209,18 +210,6 @@ def rules_yaml(rules: HandSetRules) -> str:
         path = Path(folder) / "rules.yaml"
         dump_rules(rules, path)
         return path.read_text(encoding="utf-8")
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # --- rule signals and related features ---------------------------------------------------------
