@@ -3,38 +3,24 @@ never a traceback. Runs the installed console script, as a user would."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from features.io import write_lead_history
+from tests.cli.console import LEADSCORE, assert_one_line_error
 from tests.factories import make_history
-
-
-def leadscore() -> str:
-    return shutil.which("leadscore") or str(Path(sys.executable).parent / "leadscore")
 
 
 def run_features(data: Path, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [leadscore(), "features", "--data", str(data), "--out", str(cwd / "features")],
+        [LEADSCORE, "features", "--data", str(data), "--out", str(cwd / "features")],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=120,
     )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_missing_required_column_exits_2_naming_table_and_column(tmp_path: Path):

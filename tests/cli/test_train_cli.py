@@ -5,20 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def leadscore() -> str:
-    return str(Path(sys.executable).parent / "leadscore")
+from tests.cli.console import LEADSCORE, assert_one_line_error
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.run(
-        [leadscore(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+        [LEADSCORE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
     )
 
 
@@ -29,11 +26,7 @@ def test_invalid_rules_file_exits_2_naming_the_rule(tmp_path: Path, simulation_d
         "    page_type: carrers\n    points: -10\n"
     )
     result = run(["train", "--data", str(simulation_dir), "--rules", str(rules)], tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "careers_page" in lines[0] and "carrers" in lines[0]
+    assert_one_line_error(result, "careers_page", "carrers")
     assert not (tmp_path / "mlflow.db").exists()  # nothing logged before the input was checked
 
 

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.cli.console import LEADSCORE, assert_one_line_error
 from tests.training.test_flat_table import make_table, write_csv
-
-
-def leadscore_command() -> str:
-    found = shutil.which("leadscore")
-    return found or str(Path(sys.executable).parent / "leadscore")
 
 
 def run_leadscore(folder: Path, *args: str) -> subprocess.CompletedProcess:
@@ -35,27 +29,13 @@ def run_leadscore(folder: Path, *args: str) -> subprocess.CompletedProcess:
         "LEADSCORE_EXPERIMENT": "cli-test",
     }
     return subprocess.run(
-        [leadscore_command(), "train", *args],
+        [LEADSCORE, "train", *args],
         cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
-
-
-def error_lines(result: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *names: str) -> None:
-    """Exit 2, no traceback, exactly one ``error:`` line on stderr naming each of ``names``."""
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = error_lines(result)
-    assert len(lines) == 1, result.stderr
-    for name in names:
-        assert name in lines[0]
 
 
 @pytest.mark.slow
@@ -87,7 +67,7 @@ def test_leaky_column_exits_2_naming_it(tmp_path: Path) -> None:
     table["stage"] = np.where(table["converted"] == 1, "Won", "Lost")
     path = write_csv(table, tmp_path)
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
-    assert_one_line_error(result, "stage", "--allow-leaky")
+    assert_one_line_error(result, "stage", "--allow-leaky", alone=False)
 
 
 @pytest.mark.slow
@@ -104,11 +84,11 @@ def test_allowed_leaky_column_is_used(tmp_path: Path) -> None:
 def test_missing_label_column_exits_2_naming_it(tmp_path: Path) -> None:
     path = write_csv(make_table(n=200), tmp_path)
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "is_won")
-    assert_one_line_error(result, "is_won")
+    assert_one_line_error(result, "is_won", alone=False)
 
 
 def test_unreadable_file_exits_2_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "export.parquet"
     path.write_bytes(b"\x00\x01 definitely not parquet")
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
-    assert_one_line_error(result, "export.parquet")
+    assert_one_line_error(result, "export.parquet", alone=False)
