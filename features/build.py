@@ -16,6 +16,7 @@ import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
 from features import definitions as d
+from features.contract import as_ns
 from features.decision_points import data_end_of, decision_points
 from features.history import LeadHistory, SetAside
 from features.window import VisibleHistory, visible_history, window_bucket
@@ -43,9 +44,9 @@ def build_features(points: pd.DataFrame, history: LeadHistory | VisibleHistory) 
     """
     n = len(points)
     visible = visible_history(points, history)
-    as_of_ns = np.asarray(points["as_of"], dtype="datetime64[ns]").view(np.int64)
+    as_of_ns = as_ns(points["as_of"])
     leads_aligned = _leads_aligned(points, visible.history.leads)
-    created_ns = np.asarray(leads_aligned["created_at"], dtype="datetime64[ns]").view(np.int64)
+    created_ns = as_ns(leads_aligned["created_at"])
 
     touches = visible.touches
     bucket = window_bucket(touches["age_ns"].to_numpy())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 Kind = Literal["id", "timestamp", "category", "number", "integer", "boolean"]
@@ -184,6 +185,17 @@ TRANSITIONS: dict[str, tuple[str, str]] = {
     "mql_to_sql": ("mql", "sql"),
     "sql_to_won": ("sql", "won"),
 }
+
+
+def as_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch: exact comparisons and differences
+    (missing times become the smallest int64)."""
+    return np.asarray(values, dtype="datetime64[ns]").view(np.int64)
+
+
+def naive_utc(stamp: pd.Timestamp) -> pd.Timestamp:
+    """A timestamp in the project's convention: UTC without a zone (zone-less input is UTC)."""
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def column_names(table: str) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import STAGE_RANK, TIME_COLUMN, TRANSITIONS
+from features.contract import STAGE_RANK, TIME_COLUMN, TRANSITIONS, as_ns
 from features.history import LeadHistory
 from features.window import NS_PER_DAY
 
@@ -70,7 +70,7 @@ def decision_points(
     converted_at = _first_entry(history.stage_changes, reached).reindex(entered.index)
 
     as_of = entered.to_numpy(dtype="datetime64[ns]")
-    delay_ns = converted_at.to_numpy(dtype="datetime64[ns]").view(np.int64) - as_of.view(np.int64)
+    delay_ns = as_ns(converted_at) - as_ns(as_of)
     has_converted = converted_at.notna().to_numpy()
     label = has_converted & (delay_ns >= 0) & (delay_ns <= horizon_days * NS_PER_DAY)
 

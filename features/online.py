@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_features
-from features.contract import TABLES, Column, dtype_of
+from features.contract import TABLES, Column, dtype_of, naive_utc
 from features.history import LeadHistory
 
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,7 +98,7 @@ def lead_history_of(
 
 def features_at(history: LeadHistory, lead_id: Any, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row of features for ``lead_id`` as it looked just before ``as_of``."""
-    as_of = _naive_utc(pd.Timestamp(as_of))
+    as_of = naive_utc(pd.Timestamp(as_of))
     points = pd.DataFrame(
         {"lead_id": [lead_id], "as_of": pd.Series([as_of], dtype="datetime64[ns]")}
     )
@@ -132,10 +132,6 @@ def _as_of_column(values: list[Any]) -> pd.Series:
     if all(type(v) is datetime for v in values):
         return pd.Series(_timestamps(values), dtype="datetime64[ns]")
     return pd.Series(
-        [None if v is None else _naive_utc(pd.Timestamp(v)) for v in values],
+        [None if v is None else naive_utc(pd.Timestamp(v)) for v in values],
         dtype="datetime64[ns]",
     )
-
-
-def _naive_utc(stamp: pd.Timestamp) -> pd.Timestamp:
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp

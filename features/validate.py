@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.contract import STAGE_RANK, STAGES, TABLES, TIME_COLUMN, Column, dtype_of
+from features.contract import (
+    STAGE_RANK,
+    STAGES,
+    TABLES,
+    TIME_COLUMN,
+    Column,
+    as_ns,
+    dtype_of,
+    naive_utc,
+)
 from features.history import LeadHistory, SetAside
 from leadscore.errors import DataContractError
 
@@ -102,7 +111,11 @@ def validate_history(
     integers or text; when the tables disagree they are compared as text. Examples name the
     ``lead_id`` for leads and ``row N (lead X)`` (0-based input position) for events.
     """
-    now_ns = _utc_naive_ns(pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now))
+    now_ns = (
+        naive_utc(pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now))
+        .as_unit("ns")
+        .value
+    )
     raw = {"leads": leads, "touches": touches, "stage_changes": stage_changes}
     for name, frame in raw.items():
         for column in TABLES[name]:
@@ -123,7 +136,7 @@ def validate_history(
         problem = f"{int(duplicated.sum()):,} rows share a lead_id; each lead needs one row"
         raise DataContractError("leads", "lead_id", problem, list(examples))
 
-    created = _ns(lead_table.columns["created_at"])
+    created = as_ns(lead_table.columns["created_at"])
     lead_table.set_aside(created > now_ns, Reason.in_future("created_at"))
     lead_ok = np.append(lead_table.kept(), False)  # position -1 (no such lead) reads False
     created = np.append(created, _NAT)
@@ -132,7 +145,7 @@ def validate_history(
         table, time_column = tables[name], TIME_COLUMN[name]
         pos = _lead_positions(lead_ids, table.columns["lead_id"])
         _stop_if_ids_cannot_match(name, kinds, table.columns["lead_id"], pos)
-        event_ns = _ns(table.columns[time_column])
+        event_ns = as_ns(table.columns[time_column])
         table.set_aside(pos < 0, Reason.NOT_IN_LEADS)
         table.set_aside(~lead_ok[pos], Reason.LEAD_SET_ASIDE)
         table.set_aside(event_ns > now_ns, Reason.in_future(time_column))
@@ -148,16 +161,6 @@ def validate_history(
 
     history = LeadHistory(*(_kept_frame(tables[name]) for name in raw))
     return history, [item for name in raw for item in _report(tables[name])]
-
-
-def _utc_naive_ns(ts: pd.Timestamp) -> int:
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.as_unit("ns").value
-
-
-def _ns(values: pd.Series) -> np.ndarray:
-    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def _harmonised_ids(raw: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.Series], dict]:
@@ -354,7 +357,7 @@ def _set_aside_repeated_stages(table: _Table, lead_pos: np.ndarray) -> None:
     rows = np.flatnonzero(table.kept())
     lead = lead_pos[rows]
     stage = table.columns["stage"].cat.codes.to_numpy()[rows]
-    order = np.lexsort((_ns(table.columns["changed_at"])[rows], stage, lead))
+    order = np.lexsort((as_ns(table.columns["changed_at"])[rows], stage, lead))
     later, earlier = order[1:], order[:-1]
     repeat = (lead[later] == lead[earlier]) & (stage[later] == stage[earlier])
     mask = np.zeros(len(table.code), dtype=bool)
@@ -372,7 +375,7 @@ def _impossible_stage_orders(table: _Table, lead_pos: np.ndarray, n_leads: int) 
     lead = lead_pos[rows]
     rank = np.array([STAGE_RANK[s] for s in STAGES])[table.columns["stage"].cat.codes.to_numpy()]
     rank = rank[rows]
-    order = np.lexsort((rank, _ns(table.columns["changed_at"])[rows], lead))
+    order = np.lexsort((rank, as_ns(table.columns["changed_at"])[rows], lead))
     lead_s, rank_s = lead[order], rank[order]
     backwards = (lead_s[1:] == lead_s[:-1]) & (rank_s[1:] < rank_s[:-1])
     bad = np.zeros(n_leads + 1, dtype=bool)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.contract import as_ns
 from features.history import LeadHistory
 
 NS_PER_DAY = 86_400 * 10**9
@@ -22,10 +23,6 @@ NS_PER_DAY = 86_400 * 10**9
 # Look-back windows, in days, nested; "all" is everything before as_of.
 WINDOWS: dict[str, int | None] = {"3d": 3, "7d": 7, "30d": 30, "90d": 90, "all": None}
 _BOUNDED_DAYS = np.array([d for d in WINDOWS.values() if d is not None], dtype=np.int64)
-
-
-def _as_ns(values: pd.Series | pd.Index) -> np.ndarray:
-    return np.asarray(values, dtype="datetime64[ns]").view(np.int64)
 
 
 def events_before(
@@ -56,7 +53,7 @@ def _visible_positions(
     """(decision point row, event position, age) of every event visible at its row's as_of,
     in the order of ``events`` (of the merge, when a lead has several rows)."""
     lead_ids = decision_points["lead_id"].to_numpy()
-    as_of_ns = _as_ns(decision_points["as_of"])
+    as_of_ns = as_ns(decision_points["as_of"])
     index = pd.Index(lead_ids)
     if index.is_unique:
         row = index.get_indexer(events["lead_id"].to_numpy())
@@ -69,7 +66,7 @@ def _visible_positions(
         )
         pairs = right.merge(left, on="lead_id", how="inner")
         row, taken = pairs["row"].to_numpy(), pairs["taken"].to_numpy()
-    age_ns = as_of_ns[row] - _as_ns(events[time_column])[taken]
+    age_ns = as_of_ns[row] - as_ns(events[time_column])[taken]
     visible = age_ns > 0
     return row[visible], taken[visible], age_ns[visible]
 
