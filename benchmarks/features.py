@@ -71,17 +71,15 @@ def _run_leadscore_full(raw: Path, queue: mp.Queue) -> None:
 
 def _run_leadscore_counts(raw: Path, queue: mp.Queue) -> None:
     from features.definitions import touch_counts
-    from features.window import events_before, window_bucket
+    from features.window import visible_history, window_bucket
 
     history = _load(raw)
     points = _points(history)
     start = time.perf_counter()
     sample = {}
     for transition, rows in points.items():
-        touches = events_before(
-            rows, history.touches, "occurred_at", ["channel", "action", "page_type"]
-        )
-        counts = touch_counts(touches, window_bucket(touches["age_ns"].to_numpy()), len(rows))
+        touches = visible_history(rows, history).touches
+        counts = touch_counts(touches, window_bucket(touches.age_ns), len(rows))
         sample[transition] = {k: int(v[:50].sum()) for k, v in counts.items()}
     seconds = time.perf_counter() - start
     queue.put({"seconds": seconds, "checksum": sample, "peak_gib": _peak_rss_gib()})

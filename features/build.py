@@ -42,39 +42,28 @@ def build_features(points: pd.DataFrame, history: LeadHistory | VisibleHistory) 
     brand-new lead would. ``history`` may be a ``VisibleHistory`` already cut at ``points``
     (shared with ``training.rules.score_leads`` in one scoring pass).
     """
-    n = len(points)
     visible = visible_history(points, history)
-    as_of_ns = as_ns(points["as_of"])
-    leads_aligned = _leads_aligned(points, visible.history.leads)
-    created_ns = as_ns(leads_aligned["created_at"])
+    return _frame(feature_columns(visible), visible.n)
 
+
+def feature_columns(visible: VisibleHistory) -> d.Columns:
+    """Every registry feature as an array aligned to the decision points of a cut history.
+
+    The API scores from these arrays directly (``training.model.InputEncoding``); batch
+    training wraps them in the feature frame. Same function, so the two cannot disagree.
+    """
+    n = visible.n
     touches = visible.touches
-    bucket = window_bucket(touches["age_ns"].to_numpy())
-    stages = visible.stage_changes
-
+    bucket = window_bucket(touches.age_ns)
     columns: d.Columns = {}
-    columns.update(d.attributes(leads_aligned))
-    columns.update(d.funnel(as_of_ns, created_ns, stages))
+    columns.update(d.attributes(visible.leads))
+    columns.update(d.funnel(visible.as_of_ns, as_ns(visible.leads["created_at"]), visible.stages))
     counts = d.touch_counts(touches, bucket, n)
     columns.update(counts)
     columns.update(d.recency(touches, n))
     columns.update(d.page_time(touches, bucket, n))
     columns.update(d.engagement(counts))
-    return _frame(columns, n)
-
-
-def _leads_aligned(points: pd.DataFrame, leads: pd.DataFrame) -> dict[str, object]:
-    """Each leads column's values at the decision points' leads (missing for an unknown lead).
-
-    One ``get_indexer`` and a ``take`` per column: the same result as
-    ``leads.set_index("lead_id").reindex(...)`` without building two intermediate frames.
-    """
-    positions = pd.Index(leads["lead_id"]).get_indexer(points["lead_id"].to_numpy())
-    return {
-        name: leads[name].array.take(positions, allow_fill=True)
-        for name in leads.columns
-        if name != "lead_id"
-    }
+    return columns
 
 
 @dataclass(frozen=True)

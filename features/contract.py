@@ -134,6 +134,13 @@ PAGE_TYPES: tuple[str, ...] = (
     "contact",
 )
 
+# Touch fields that features and rules match on, with their vocabularies (category codes).
+TOUCH_VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "channel": CHANNELS,
+    "action": ACTIONS,
+    "page_type": PAGE_TYPES,
+}
+
 # Funnel stages in their only legal order; "lost" may follow any stage before "won".
 STAGES: tuple[str, ...] = ("lead", "mql", "sal", "sql", "won", "lost")
 STAGE_RANK: dict[str, int] = {"lead": 0, "mql": 1, "sal": 2, "sql": 3, "won": 4, "lost": 4}

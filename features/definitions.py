@@ -3,8 +3,8 @@ and the functions that compute them.
 
 Features come in groups that share one pass over the events (all windowed counts of a
 dimension are one ``bincount``), so a compute function produces a block of columns named here.
-Every function receives events already cut by ``features.window.events_before`` (strictly
-before ``as_of``) and returns columns aligned to the decision points; none reads the clock, a
+Every function receives events already cut by ``features.window`` (strictly before
+``as_of``, as arrays) and returns columns aligned to the decision points; none reads the clock, a
 file or settings. Batch training and online scoring both call them through ``features.build``.
 Adding a feature = one entry here + its computation + tests; training, the model signature and
 serving read the names from ``FEATURES``.
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from features.contract import ACTIONS, CHANNELS, LEADS_COLUMNS, PAGE_TYPES, dtype_of
-from features.window import NS_PER_DAY, WINDOWS
+from features.contract import ACTIONS, CHANNELS, LEADS_COLUMNS, PAGE_TYPES, STAGES, dtype_of
+from features.window import NS_PER_DAY, WINDOWS, VisibleStages, VisibleTouches
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ class TouchDimension:
     count_name: str
     recency_name: str
     phrase: str
+
+    @cached_property
+    def count_names(self) -> tuple[tuple[str, ...], ...]:
+        """Count feature names by value, then window (formatted once, not per call)."""
+        return tuple(
+            tuple(self.count_name.format(value=value, window=window) for window in WINDOWS)
+            for value in self.vocabulary
+        )
+
+    @cached_property
+    def recency_names(self) -> tuple[str, ...]:
+        return tuple(self.recency_name.format(value=value) for value in self.vocabulary)
 
 
 TOUCH_DIMENSIONS: tuple[TouchDimension, ...] = (
@@ -186,6 +199,7 @@ FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 
 Columns = dict[str, np.ndarray | pd.api.extensions.ExtensionArray]
 _CONTRACT = {c.name: c for c in LEADS_COLUMNS}
+_MQL, _SAL = STAGES.index("mql"), STAGES.index("sal")
 
 
 def attributes(
@@ -201,7 +215,12 @@ def attributes(
     for name in _CATEGORICAL_ATTRIBUTES:
         out[name] = _in_dtype(leads_aligned[name], dtype_of(_CONTRACT[name]))
     for name in _NUMERIC_ATTRIBUTES:
-        out[name] = leads_aligned[name].to_numpy(dtype="float64", na_value=np.nan)
+        values = leads_aligned[name]
+        out[name] = (
+            values.astype(np.float64)  # a plain array: already float64 (nan = missing)
+            if isinstance(values, np.ndarray)
+            else values.to_numpy(dtype="float64", na_value=np.nan)
+        )
     return out
 
 
@@ -214,15 +233,14 @@ def _in_dtype(values: pd.Series | pd.api.extensions.ExtensionArray, dtype: objec
     return array if same else array.astype(dtype)
 
 
-def funnel(as_of_ns: np.ndarray, created_ns: np.ndarray, visible_stages: pd.DataFrame) -> Columns:
+def funnel(as_of_ns: np.ndarray, created_ns: np.ndarray, stages: VisibleStages) -> Columns:
     """Time in the funnel and the stages already passed before ``as_of``."""
     n = len(as_of_ns)
-    rows = visible_stages["row"].to_numpy()
     mql_age = np.full(n, np.nan)
-    is_mql = (visible_stages["stage"] == "mql").to_numpy()
-    mql_age[rows[is_mql]] = visible_stages["age_ns"].to_numpy()[is_mql] / NS_PER_DAY
+    is_mql = stages.stage == _MQL
+    mql_age[stages.row[is_mql]] = stages.age_ns[is_mql] / NS_PER_DAY
     sal_seen = np.zeros(n)
-    sal_seen[rows[(visible_stages["stage"] == "sal").to_numpy()]] = 1.0
+    sal_seen[stages.row[stages.stage == _SAL]] = 1.0
     return {
         "days_in_funnel": (as_of_ns - created_ns) / NS_PER_DAY,
         "days_since_mql": mql_age,
@@ -230,11 +248,7 @@ def funnel(as_of_ns: np.ndarray, created_ns: np.ndarray, visible_stages: pd.Data
     }
 
 
-def _codes(values: pd.Series) -> np.ndarray:
-    return values.cat.codes.to_numpy().astype(np.int64)
-
-
-def touch_counts(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
+def touch_counts(touches: VisibleTouches, bucket: np.ndarray, n: int) -> Columns:
     """Touches per channel, action and page type in each look-back window.
 
     One bincount per dimension over (value, smallest window, row); a cumulative sum over the
@@ -242,7 +256,7 @@ def touch_counts(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
     (value, window, row), so each column is one contiguous run and the build stacks them into
     the frame's block with plain copies (row-major, a column of a million rows is strided).
     """
-    rows = visible["row"].to_numpy()
+    rows = touches.row
     n_windows = len(WINDOWS)
     out: Columns = {}
     totals = np.bincount(bucket * n + rows, minlength=n_windows * n)
@@ -250,25 +264,24 @@ def touch_counts(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
     for w, window in enumerate(WINDOWS):
         out[f"touches_{window}"] = totals[w]
     for dim in TOUCH_DIMENSIONS:
-        codes = _codes(visible[dim.column])
+        codes = touches.codes(dim.column).astype(np.int64)
         k = len(dim.vocabulary)
         known = codes >= 0
         flat = (codes[known] * n_windows + bucket[known]) * n + rows[known]
         counts = np.bincount(flat, minlength=k * n_windows * n).reshape(k, n_windows, n)
         counts = counts.cumsum(axis=1, dtype=np.int32)
-        for i, value in enumerate(dim.vocabulary):
-            for w, window in enumerate(WINDOWS):
-                out[dim.count_name.format(value=value, window=window)] = counts[i, w]
+        for i, names in enumerate(dim.count_names):
+            for w, name in enumerate(names):
+                out[name] = counts[i, w]
     return out
 
 
-def recency(visible: pd.DataFrame, n: int) -> Columns:
+def recency(touches: VisibleTouches, n: int) -> Columns:
     """Days since the last (and first) touch, overall and per channel, action and page type.
 
     Never-seen is NaN, not a large number: "never" and "long ago" are different facts.
     """
-    rows = visible["row"].to_numpy()
-    age = visible["age_ns"].to_numpy()
+    rows, age = touches.row, touches.age_ns
     last = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(last, rows, age)
     first = np.full(n, -1, dtype=np.int64)
@@ -278,14 +291,14 @@ def recency(visible: pd.DataFrame, n: int) -> Columns:
         "days_since_first_touch": _days_or_nan(first, first < 0),
     }
     for dim in TOUCH_DIMENSIONS:
-        codes = _codes(visible[dim.column])
+        codes = touches.codes(dim.column).astype(np.int64)
         k = len(dim.vocabulary)
         known = codes >= 0
         latest = np.full(k * n, np.iinfo(np.int64).max)
         np.minimum.at(latest, codes[known] * n + rows[known], age[known])
         days = _days_or_nan(latest, latest == np.iinfo(np.int64).max).reshape(k, n)
-        for i, value in enumerate(dim.vocabulary):
-            out[dim.recency_name.format(value=value)] = days[i]
+        for i, name in enumerate(dim.recency_names):
+            out[name] = days[i]
     return out
 
 
@@ -295,23 +308,26 @@ def _days_or_nan(age_ns: np.ndarray, missing: np.ndarray) -> np.ndarray:
     return days
 
 
-def page_time(visible: pd.DataFrame, bucket: np.ndarray, n: int) -> Columns:
+def page_time(touches: VisibleTouches, bucket: np.ndarray, n: int) -> Columns:
     """Seconds spent per page type in the recent and whole past (a touch without a duration
     adds nothing)."""
-    rows = visible["row"].to_numpy()
-    codes = _codes(visible["page_type"])
-    seconds = visible["duration_s"].to_numpy(dtype="float64", na_value=np.nan)
+    rows = touches.row
+    codes = touches.page_type.astype(np.int64)
+    seconds = touches.duration_s
     known = (codes >= 0) & ~np.isnan(seconds)
     k, n_windows = len(PAGE_TYPES), len(WINDOWS)
     flat = (codes[known] * n_windows + bucket[known]) * n + rows[known]
     sums = np.bincount(flat, weights=seconds[known], minlength=k * n_windows * n)
     sums = sums.reshape(k, n_windows, n).cumsum(axis=1)
-    window_index = {window: w for w, window in enumerate(WINDOWS)}
-    return {
-        f"{page}_page_seconds_{window}": sums[i, window_index[window]]
-        for i, page in enumerate(PAGE_TYPES)
-        for window in PAGE_SECONDS_WINDOWS
-    }
+    return {name: sums[i, w] for name, i, w in _PAGE_SECONDS}
+
+
+_WINDOW_INDEX = {window: w for w, window in enumerate(WINDOWS)}
+_PAGE_SECONDS = tuple(
+    (f"{page}_page_seconds_{window}", i, _WINDOW_INDEX[window])
+    for i, page in enumerate(PAGE_TYPES)
+    for window in PAGE_SECONDS_WINDOWS
+)
 
 
 def engagement(counts: Columns) -> Columns:

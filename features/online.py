@@ -1,15 +1,18 @@
-"""One lead scored online: its payload becomes the same three tables and goes through the same
-``features.build.build_features`` as batch training, so there is no training/serving skew.
+"""Leads scored online: request records become the same typed columns as loaded history, and go
+through the same cut (``features.window``) and the same feature code as batch training, so
+there is no training/serving skew.
 
-Only the loading differs from batch: records instead of files. The API answers one lead in a
-millisecond or two, so the records are typed column by column in one step (category codes from
-the contract's vocabulary, timestamps converted in Python) rather than through a generic
-records frame and an ``astype`` per column; the tables and dtypes are the same.
+Only the loading differs from batch: records instead of files. Records are typed column by
+column in one step (category codes from the contract's vocabulary, timestamps converted in
+Python) rather than through a generic records frame and an ``astype`` per column.
+``lead_histories_of`` wraps those columns in the three tables (the MLflow model and tests use
+it); ``visible_of`` cuts them straight into the arrays the feature and rule code reads, which
+is what the API scores from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -18,12 +21,15 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_features
-from features.contract import TABLES, Column, dtype_of, naive_utc
+from features.contract import TABLES, TOUCH_VOCABULARIES, Column, as_ns, dtype_of, naive_utc
 from features.history import LeadHistory
+from features.window import VisibleHistory, VisibleStages, VisibleTouches, strictly_before
 
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
+_PYTHON = {"Int64": int, "boolean": bool}
+_NUMPY = {"Int64": np.int64, "boolean": np.bool_}
 
 
 @cache
@@ -46,6 +52,12 @@ def _timestamps(values: list[Any]) -> np.ndarray:
     return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
 
+def _codes(column: Column, values: list[Any]) -> np.ndarray:
+    """Category codes in the contract's vocabulary order (-1: missing or not in it)."""
+    codes = _codes_of(column)
+    return np.array([codes.get(v, -1) for v in values], dtype=np.int8)
+
+
 def _array(column: Column, values: list[Any]) -> Any:
     """One column's values -> an array with the contract's in-memory dtype, typed in one step
     (no intermediate object frame and ``astype`` per column)."""
@@ -53,36 +65,98 @@ def _array(column: Column, values: list[Any]) -> Any:
     if column.kind == "timestamp":
         return _timestamps(values)
     if isinstance(dtype, pd.CategoricalDtype):
-        codes = _codes_of(column)
-        return pd.Categorical.from_codes(
-            np.array([codes.get(v, -1) for v in values], dtype=np.int8), dtype=dtype
-        )
+        return pd.Categorical.from_codes(_codes(column, values), dtype=dtype, validate=False)
     if dtype is None:  # ids keep the type they came with
         return pd.Series(values, dtype=None if values else object).array
     if dtype == "float64":
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    if dtype == "str":
+    # what the API's schema lets through (text, int, bool or None) is built directly: pandas'
+    # generic conversions cost a one-lead pass more than its features
+    if dtype == "str":  # open text: whatever came, as text
+        if all(v is None or type(v) is str for v in values):
+            return pd.array(values, dtype=dtype)
         return pd.Series(values, dtype=object).astype(dtype).array
+    if dtype in ("Int64", "boolean") and all(
+        v is None or type(v) is _PYTHON[dtype] for v in values
+    ):
+        mask = np.array([v is None for v in values], dtype=bool)
+        data = np.array([0 if v is None else v for v in values], dtype=_NUMPY[dtype])
+        return (
+            pd.arrays.IntegerArray(data, mask)
+            if dtype == "Int64"
+            else pd.arrays.BooleanArray(data, mask)
+        )
     return pd.array(values, dtype=dtype)
 
 
-class _Columns:
-    """A table being collected from records: one value list per contract column, ``None`` where
-    a record lacks the key (as a records frame would have it)."""
+def _typed(table: str, records: Sequence[Mapping[str, Any]], skip: str = "") -> dict[str, Any]:
+    """The contract columns of ``table`` (but ``skip``) from records, column by column, in
+    the contract's dtypes; a key a record lacks is missing, as in a records frame."""
+    return {
+        c.name: _array(c, [r.get(c.name) for r in records]) for c in TABLES[table] if c.name != skip
+    }
 
-    def __init__(self, table: str) -> None:
-        self.table = table
-        self.lists: dict[str, list[Any]] = {c.name: [] for c in TABLES[table]}
 
-    def add(self, records: Iterable[Mapping[str, Any]], **fixed: Any) -> None:
-        """Append records; ``fixed`` overrides a column for all of them (the lead id)."""
-        for record in records:
-            for name, values in self.lists.items():
-                values.append(fixed[name] if name in fixed else record.get(name))
+def _events(
+    payloads: Sequence[Mapping[str, Any]], key: str
+) -> tuple[list[Mapping[str, Any]], np.ndarray]:
+    """All payloads' events under ``key`` in one list, and the payload each belongs to."""
+    groups = [payload.get(key) or () for payload in payloads]
+    rows = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    return [event for group in groups for event in group], rows
 
-    def frame(self) -> pd.DataFrame:
-        """The table with the contract's columns and in-memory dtypes."""
-        return pd.DataFrame({c.name: _array(c, self.lists[c.name]) for c in TABLES[self.table]})
+
+def visible_of(payloads: Sequence[Mapping[str, Any]]) -> VisibleHistory:
+    """Requests' records (``lead``, ``touches``, ``stage_changes``, ``as_of``) cut at their
+    ``as_of`` straight into the arrays features and rules read: the same cut and dtypes as
+    ``visible_history(points, *lead_histories_of(payloads))`` (a test pins it), without the
+    frames in between, which cost an online pass more than everything else together."""
+    as_of_ns = as_ns(_as_of_column([payload["as_of"] for payload in payloads]))
+    touch_records, touch_rows = _events(payloads, "touches")
+    touches = _typed("touches", touch_records, skip="lead_id")
+    kept, touch_age = strictly_before(touch_rows, as_ns(touches["occurred_at"]), as_of_ns)
+    stage_records, stage_rows = _events(payloads, "stage_changes")
+    stages = _typed("stage_changes", stage_records, skip="lead_id")
+    stage_kept, stage_age = strictly_before(stage_rows, as_ns(stages["changed_at"]), as_of_ns)
+    return VisibleHistory(
+        points=None,
+        as_of_ns=as_of_ns,
+        leads=_typed("leads", [payload["lead"] for payload in payloads], skip="lead_id"),
+        touches=VisibleTouches(
+            row=touch_rows[kept],
+            age_ns=touch_age,
+            **{field: touches[field].codes[kept] for field in TOUCH_VOCABULARIES},
+            duration_s=touches["duration_s"][kept],
+        ),
+        stages=VisibleStages(
+            row=stage_rows[stage_kept], age_ns=stage_age, stage=stages["stage"].codes[stage_kept]
+        ),
+    )
+
+
+def lead_histories_of(
+    payloads: Sequence[Mapping[str, Any]],
+) -> tuple[LeadHistory, pd.DataFrame]:
+    """Many leads' payloads (``lead``, ``touches``, ``stage_changes``, ``as_of``) -> one history
+    and their decision points, so a batch is built in one vectorised pass."""
+    lead_ids = [payload["lead"]["lead_id"] for payload in payloads]
+    tables = {}
+    for table in ("touches", "stage_changes"):
+        records, rows = _events(payloads, table)
+        lead_id = _array(TABLES[table][0], [lead_ids[i] for i in rows])
+        tables[table] = pd.DataFrame({"lead_id": lead_id, **_typed(table, records, skip="lead_id")})
+    history = LeadHistory(
+        leads=pd.DataFrame(_typed("leads", [payload["lead"] for payload in payloads])),
+        touches=tables["touches"],
+        stage_changes=tables["stage_changes"],
+    )
+    points = pd.DataFrame(
+        {
+            "lead_id": history.leads["lead_id"].to_numpy(),
+            "as_of": _as_of_column([payload["as_of"] for payload in payloads]),
+        }
+    )
+    return history, points
 
 
 def lead_history_of(
@@ -105,33 +179,11 @@ def features_at(history: LeadHistory, lead_id: Any, as_of: pd.Timestamp) -> pd.D
     return build_features(points, history)
 
 
-def lead_histories_of(
-    payloads: Sequence[Mapping[str, Any]],
-) -> tuple[LeadHistory, pd.DataFrame]:
-    """Many leads' payloads (``lead``, ``touches``, ``stage_changes``, ``as_of``) -> one history
-    and their decision points, so a batch is built in one vectorised pass."""
-    leads, touches, stages = _Columns("leads"), _Columns("touches"), _Columns("stage_changes")
-    as_of = []
-    for payload in payloads:
-        lead_id = payload["lead"]["lead_id"]
-        leads.add([payload["lead"]])
-        touches.add(payload.get("touches") or (), lead_id=lead_id)
-        stages.add(payload.get("stage_changes") or (), lead_id=lead_id)
-        as_of.append(payload["as_of"])
-    history = LeadHistory(
-        leads=leads.frame(), touches=touches.frame(), stage_changes=stages.frame()
-    )
-    points = pd.DataFrame(
-        {"lead_id": history.leads["lead_id"].to_numpy(), "as_of": _as_of_column(as_of)}
-    )
-    return history, points
-
-
-def _as_of_column(values: list[Any]) -> pd.Series:
+def _as_of_column(values: list[Any]) -> np.ndarray:
     """Decision times -> naive UTC ``datetime64[ns]`` (a missing one stays NaT)."""
     if all(type(v) is datetime for v in values):
-        return pd.Series(_timestamps(values), dtype="datetime64[ns]")
+        return _timestamps(values)
     return pd.Series(
         [None if v is None else naive_utc(pd.Timestamp(v)) for v in values],
         dtype="datetime64[ns]",
-    )
+    ).to_numpy()

@@ -1,10 +1,9 @@
 """Scores one or many leads with the loaded models: pure over that state.
 
-One pass for any number of leads, through the training code: ``features.online`` turns the
-requests into lead history, ``features.build.build_features`` computes the features,
-``training.rules.score_leads`` the hand-set points, and each transition's calibrated model the
-probability. Rows get surrogate ids (their position) for the pass, so two requests for the same
-CRM lead, in a batch or coalesced from concurrent calls, never mix their histories.
+One pass for any number of leads, through the training code: ``features.online.visible_of``
+cuts the requests' records at their ``as_of``, ``features.build.feature_columns`` computes the
+features, ``training.rules.rule_points`` the hand-set points, and each transition's calibrated
+model the probability. All of it on arrays: a pass of one lead pays no pandas frames.
 
 Stage semantics (the stage is the latest one entered strictly before ``as_of``):
 
@@ -29,14 +28,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from features.build import build_features
+from features.build import feature_columns
 from features.contract import STAGE_RANK, STAGES
-from features.online import lead_histories_of
-from features.window import VisibleHistory, visible_history
+from features.definitions import Columns
+from features.online import visible_of
+from features.window import VisibleHistory
 from training.model import LeadConversionModel
-from training.rules import score_leads
+from training.rules import rule_points as score_rules
 
 if TYPE_CHECKING:
     from serving.loading import Models, ServedModel
@@ -75,14 +74,13 @@ def inputs_key(model: LeadConversionModel) -> tuple:
     )
 
 
-def _stages(points: pd.DataFrame, visible: VisibleHistory) -> tuple[np.ndarray, np.ndarray]:
+def _stages(visible: VisibleHistory) -> tuple[np.ndarray, np.ndarray]:
     """Highest stage rank reached (lost aside) and whether the lead was lost, before as_of."""
-    rows = visible.stage_changes["row"].to_numpy()
-    codes = visible.stage_changes["stage"].cat.codes.to_numpy()
+    rows, codes = visible.stages.row, visible.stages.stage
     is_lost = codes == _LOST_CODE
-    reached = np.zeros(len(points), dtype=np.int64)
+    reached = np.zeros(visible.n, dtype=np.int64)
     np.maximum.at(reached, rows[~is_lost], _RANK_OF_CODE[codes[~is_lost]])
-    lost = np.zeros(len(points), dtype=bool)
+    lost = np.zeros(visible.n, dtype=bool)
     lost[rows[is_lost]] = True
     return reached, lost
 
@@ -124,51 +122,47 @@ def score_requests(
     ``as_of``; ``reasons[i]`` says whether lead ``i`` gets its reasons."""
     payloads = [
         {
-            "lead": {**request.lead.model_dump(), "lead_id": i},  # surrogate: position in pass
+            "lead": request.lead.model_dump(),
             "touches": request.touches,  # plain dicts already (read, never changed)
             "stage_changes": request.stage_changes,
             "as_of": request.as_of or now,
         }
-        for i, request in enumerate(requests)
+        for request in requests
     ]
-    history, points = lead_histories_of(payloads)
-    visible = visible_history(points, history)  # cut once for features, rules and stages
-    features = build_features(points, visible)
-    rules = score_leads(models.rules, points, visible)
-    reached, lost = _stages(points, visible)
+    # one cut per pass, shared by the features, the rules and the stages; rows are positions
+    # in the pass, so two requests for the same CRM lead never mix their histories
+    visible = visible_of(payloads)
+    n = visible.n
+    features = feature_columns(visible)
+    rule_points, totals = score_rules(models.rules, visible)
+    reached, lost = _stages(visible)
 
     out = []
-    rule_points = rules.points.to_numpy(np.float64)
-    rule_names = list(rules.points.columns)
-    totals = rules.total.to_numpy(np.float64)
-    passes = rules.passes_threshold.to_numpy(bool)
-    for i, request in enumerate(requests):
-        stage = "lost" if lost[i] else _STAGE_OF_RANK[int(reached[i])]
+    rule_names = [rule.name for rule in models.rules.rules]
+    threshold = float(models.rules.threshold)
+    for i, (request, points) in enumerate(zip(requests, rule_points.tolist(), strict=True)):
         out.append(
             {
                 "lead_id": request.lead.lead_id,
                 "as_of": payloads[i]["as_of"].isoformat(),  # a UTC datetime
-                "stage": stage,
+                "stage": "lost" if lost[i] else _STAGE_OF_RANK[int(reached[i])],
                 "priority": "closed",
                 "hand_set": {
                     "points": float(totals[i]),
-                    "threshold": float(rules.threshold),
-                    "passes_threshold": bool(passes[i]),
-                    "points_per_rule": dict(zip(rule_names, rule_points[i].tolist(), strict=True)),
+                    "threshold": threshold,
+                    "passes_threshold": bool(totals[i] >= threshold),
+                    "points_per_rule": dict(zip(rule_names, points, strict=True)),
                 },
             }
         )
     wants_reasons = np.asarray(reasons, dtype=bool) & (top > 0)
     matrices: dict[tuple, np.ndarray] = {}  # both models usually read the same inputs
-    raw_values: dict[str, np.ndarray] = {}
     for transition in TRANSITIONS:
         served = models.by_transition[transition]
         if served.inputs_key not in matrices:
-            matrices[served.inputs_key] = served.bundle.model.encode(features)
+            matrices[served.inputs_key] = served.bundle.model.encode_columns(features, n)
         matrix = matrices[served.inputs_key]
-        _score_transition(
-            served, features, matrix, reached, lost, wants_reasons, top, out, raw_values
-        )
+        _score_transition(served, features, matrix, reached, lost, wants_reasons, top, out)
     for i, row in enumerate(out):
         active = "sql_to_won" if reached[i] == STAGE_RANK["sql"] else "mql_to_sql"
         row["priority"] = (
@@ -181,17 +175,15 @@ def score_requests(
 
 def _score_transition(
     served: ServedModel,
-    features: pd.DataFrame,
+    features: Columns,
     matrix: np.ndarray,
     reached: np.ndarray,
     lost: np.ndarray,
     wants_reasons: np.ndarray,
     top: int,
     out: list[dict],
-    raw_values: dict[str, np.ndarray],
 ) -> None:
-    """Fill ``out[i][transition]`` for every lead; ``raw_values`` caches feature columns as
-    objects across the transitions of a pass."""
+    """Fill ``out[i][transition]`` for every lead."""
     transition = served.transition
     model = served.bundle.model
     p = probability(model, matrix)
@@ -204,12 +196,8 @@ def _score_transition(
     ref = {"name": served.name, "version": served.version, "alias": served.alias}
     explained = {int(i): k for k, i in enumerate(explain)}
     encoding = model.input_encoding_
-    raw_levels = {}  # category values as sent, only when reasons need them (costly to take)
-    if len(explain):
-        for name in encoding.levels:
-            if name not in raw_values:
-                raw_values[name] = features[name].to_numpy(object)
-            raw_levels[encoding.level_at[name]] = raw_values[name]
+    # category values as sent (the matrix holds level positions, NaN for an unseen value)
+    raw_levels = {encoding.level_at[name]: features[name] for name in encoding.levels}
     for i, row in enumerate(out):
         entry: dict[str, Any] = {
             "status": status[i],
@@ -223,7 +211,7 @@ def _score_transition(
             def value_of(j: int, i: int = i, values: np.ndarray = values) -> Any:
                 if j in raw_levels:
                     value = raw_levels[j][i]
-                    return None if value is None or value != value else str(value)
+                    return value if isinstance(value, str) else None  # categories are text
                 return float(values[j])
 
             unseen = {j: bool(np.isnan(values[j]) and value_of(j) is not None) for j in raw_levels}

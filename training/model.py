@@ -8,12 +8,14 @@ Platt) fitted on the validation rows only when it improves held-out log loss the
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -38,7 +40,10 @@ class _Platt:
         return self
 
     def predict(self, p: np.ndarray) -> np.ndarray:
-        return self.model_.predict_proba(_logit(p).reshape(-1, 1))[:, 1]
+        # LogisticRegression.predict_proba's arithmetic without its input checks, which cost
+        # more than the arithmetic for the one row an API call scores (a test pins equality)
+        model = self.model_
+        return expit(_logit(p) * model.coef_[0, 0] + model.intercept_[0])
 
 
 class _Isotonic:
@@ -48,7 +53,11 @@ class _Isotonic:
         return self
 
     def predict(self, p: np.ndarray) -> np.ndarray:
-        return self.model_.predict(p)
+        # IsotonicRegression.predict (clip, then linear interpolation between the thresholds)
+        # without its input checks (a test pins equality)
+        model = self.model_
+        clipped = np.clip(p, model.X_min_, model.X_max_)
+        return np.interp(clipped, model.X_thresholds_, model.y_thresholds_)
 
 
 _CALIBRATORS = {"isotonic": _Isotonic, "platt": _Platt}
@@ -95,6 +104,10 @@ class InputEncoding:
     levels: dict[str, pd.Index]
     level_at: dict[str, int]
     position: dict[str, dict[str, int]]
+    # per (input, categorical dtype): each category's level position; derived, filled on use
+    _lookups: dict[tuple[str, pd.CategoricalDtype], np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, names: Sequence[str], categorical_levels: dict[str, list[str]]) -> InputEncoding:
@@ -129,27 +142,43 @@ class InputEncoding:
             for k, name in zip(self.numeric_at, self.numeric, strict=True):
                 column = pd.to_numeric(X[name], errors="coerce")
                 out[:, k] = column.astype("float64").to_numpy()
-        for name, levels in self.levels.items():
-            column = X.iloc[:, at[self.level_at[name]]]
-            out[:, self.level_at[name]] = _level_codes(column, levels, self.position[name])
+        for name in self.levels:
+            column = X.iloc[:, at[self.level_at[name]]].array
+            out[:, self.level_at[name]] = self._level_codes(name, column)
         return out
 
+    def matrix_of_columns(self, columns: Mapping[str, Any], n: int) -> np.ndarray:
+        """The same matrix from feature arrays by name (``features.build.feature_columns``), as
+        the API scores: no frame to build and take apart again. Numbers must be numeric and
+        categories pandas arrays, as the feature code makes them."""
+        missing = [name for name in self.names if name not in columns]
+        if missing:
+            raise ValueError(f"missing feature columns: {missing[:5]}")
+        out = np.empty((n, len(self.names)), dtype=np.float64)
+        for k, name in zip(self.numeric_at, self.numeric, strict=True):
+            out[:, k] = columns[name]
+        for name in self.levels:
+            out[:, self.level_at[name]] = self._level_codes(name, columns[name])
+        return out
 
-def _level_codes(column: pd.Series, levels: pd.Index, position: dict[str, int]) -> np.ndarray:
-    """Each value's position in ``levels`` as a float; unseen or missing -> NaN. ``position``
-    is ``levels`` as a dict: for a few values a dict lookup beats pandas' per-call overhead."""
-    values = column.array
-    if isinstance(values, pd.Categorical):
-        # look up the column's few categories, not every row's value; code -1 (missing) -> -1
-        lookup = np.array([position.get(c, -1) for c in values.categories] + [-1])
-        found = lookup[values.codes]
-    elif len(values) <= _FEW_ROWS:
-        found = np.array([position.get(v, -1) for v in values.to_numpy(object)], dtype=np.intp)
-    else:
-        found = levels.get_indexer(values.to_numpy(object))
-    out = found.astype(np.float64)
-    out[found < 0] = np.nan
-    return out
+    def _level_codes(self, name: str, values: pd.api.extensions.ExtensionArray) -> np.ndarray:
+        """Each value's position among ``name``'s training levels as a float; unseen or missing
+        -> NaN. For a few values a dict lookup beats pandas' per-call overhead; a categorical
+        is looked up per category (once per dtype), not per row."""
+        position = self.position[name]
+        if isinstance(values, pd.Categorical):
+            key = (name, values.dtype)
+            if key not in self._lookups:  # code -1 (missing) picks the appended -1
+                categories = values.categories
+                self._lookups[key] = np.array([position.get(c, -1) for c in categories] + [-1])
+            found = self._lookups[key][values.codes]
+        elif len(values) <= _FEW_ROWS:
+            found = np.array([position.get(v, -1) for v in values.to_numpy(object)], dtype=np.intp)
+        else:
+            found = self.levels[name].get_indexer(values.to_numpy(object))
+        out = found.astype(np.float64)
+        out[found < 0] = np.nan
+        return out
 
 
 class LeadConversionModel(ClassifierMixin, BaseEstimator):
@@ -328,7 +357,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
     # -- prediction --------------------------------------------------------------------------
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        if "booster_" in state and "input_encoding_" not in state:  # pickled before it existed
+        if "booster_" in state:  # derived state: rebuilt, so older pickles get today's encoder
             self.input_encoding_ = InputEncoding.of(
                 self.feature_names_in_, self.categorical_levels_
             )
@@ -339,6 +368,12 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         missing values as NaN."""
         check_is_fitted(self, "booster_")
         return self.input_encoding_.matrix(self._frame(X))
+
+    def encode_columns(self, columns: Mapping[str, Any], n: int) -> np.ndarray:
+        """``encode`` of the frame these feature arrays would make (see
+        ``InputEncoding.matrix_of_columns``)."""
+        check_is_fitted(self, "booster_")
+        return self.input_encoding_.matrix_of_columns(columns, n)
 
     def raw_probability(self, matrix: np.ndarray) -> np.ndarray:
         """The booster's probability (before calibration) of an ``encode``d matrix."""

@@ -4,13 +4,14 @@ The hand-set score is the baseline every learned model is shown next to, so it i
 one vectorised function, ``score_leads``, for every caller: training (many decision points),
 the API (one lead, one row) and the weights comparison. There is no per-lead code path.
 
-Time: touches are seen only through ``features.window.events_before`` (strictly before
+Time: touches are seen only through ``features.window.VisibleHistory`` (strictly before
 ``as_of``). Look-back windows are closed at the far end, like ``window_bucket``: a touch exactly
 ``window_days`` old is inside.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,11 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.contract import TOUCH_VOCABULARIES
 from features.history import LeadHistory
-from features.window import NS_PER_DAY, VisibleHistory, age_days, visible_history
+from features.window import (
+    NS_PER_DAY,
+    VisibleHistory,
+    VisibleTouches,
+    age_days,
+    visible_history,
+)
 from leadscore.errors import DataContractError
 from training.rules_file import (  # Condition too: models pickled before the split find it here
-    TOUCH_VOCABULARIES,
     AttributeRule,
     BehaviourRule,
     Condition,
@@ -65,17 +72,6 @@ class RuleScores:
     threshold: float
 
 
-@dataclass(frozen=True)
-class _Touches:
-    """Touches visible at each decision point: ``row`` indexes the decision points."""
-
-    row: np.ndarray
-    age_ns: np.ndarray
-    codes: dict[str, np.ndarray]  # category codes per touch field; -1 = missing or unknown
-    duration_s: np.ndarray  # float seconds, nan = unknown
-    n_rows: int
-
-
 def score_leads(
     rules: HandSetRules, decision_points: pd.DataFrame, history: LeadHistory | VisibleHistory
 ) -> RuleScores:
@@ -90,82 +86,64 @@ def score_leads(
     for column in ("lead_id", "as_of"):
         if column not in decision_points.columns:
             raise DataContractError("decision_points", column, "missing column")
-    n_rows = len(decision_points)
-    visible = visible_history(decision_points, history)
-    touches = _visible_touches(visible.touches, n_rows)
-    leads = visible.history.leads
-    positions = _lead_positions(decision_points, leads)
-    columns: dict[str, np.ndarray] = {}
-    total = np.zeros(n_rows)
-    for rule in rules.rules:
-        if isinstance(rule, TouchRule):
-            values = _touch_points(rule, touches, rules.half_life_days)
-        elif isinstance(rule, AttributeRule):
-            values = _attribute_points(rule, positions, leads)
-        else:
-            values = _behaviour_points(rule, touches)
-        columns[rule.name] = values + 0.0  # -0.0 (negative points times nothing) reads as 0
-        total += values  # in rule order, so a row's sum never depends on the batch around it
+    points, total = rule_points(rules, visible_history(decision_points, history))
     index = decision_points.index
     return RuleScores(
-        points=pd.DataFrame(columns, index=index, columns=[r.name for r in rules.rules]),
+        points=pd.DataFrame(points, index=index, columns=[r.name for r in rules.rules]),
         total=pd.Series(total, index=index, name="hand_set_points"),
         passes_threshold=pd.Series(total >= rules.threshold, index=index, name="passes_threshold"),
         threshold=rules.threshold,
     )
 
 
-def _visible_touches(visible: pd.DataFrame, n_rows: int) -> _Touches:
-    n_touches = len(visible)
-    codes = {
-        field: _codes(visible[field], vocabulary)
-        if field in visible.columns
-        else np.full(n_touches, -1, dtype=np.int8)
-        for field, vocabulary in TOUCH_VOCABULARIES.items()
-    }
-    duration = (
-        pd.to_numeric(visible["duration_s"], errors="coerce").to_numpy(float, na_value=np.nan)
-        if "duration_s" in visible.columns
-        else np.full(n_touches, np.nan)
-    )
-    return _Touches(
-        row=visible["row"].to_numpy(np.int64),
-        age_ns=visible["age_ns"].to_numpy(np.int64),
-        codes=codes,
-        duration_s=duration,
-        n_rows=n_rows,
-    )
+def rule_points(rules: HandSetRules, visible: VisibleHistory) -> tuple[np.ndarray, np.ndarray]:
+    """(points per rule, total) of a cut history: an (n, rules) array in file order and the
+    sum per row. ``score_leads`` wraps it in frames; the API reads the arrays."""
+    n_rows = visible.n
+    points = np.empty((n_rows, len(rules.rules)))
+    total = np.zeros(n_rows)
+    for j, rule in enumerate(rules.rules):
+        if isinstance(rule, TouchRule):
+            values = _touch_points(rule, visible.touches, n_rows, rules.half_life_days)
+        elif isinstance(rule, AttributeRule):
+            values = _attribute_points(rule, visible.leads, n_rows)
+        else:
+            values = _behaviour_points(rule, visible.touches, n_rows)
+        points[:, j] = values + 0.0  # -0.0 (negative points times nothing) reads as 0
+        total += values  # in rule order, so a row's sum never depends on the batch around it
+    return points, total
 
 
-def _codes(values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
-    """Positions of the values in ``vocabulary`` (-1: missing or unknown); a contract-typed
-    column already holds them as its categorical codes."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.CategoricalDtype) and tuple(dtype.categories) == vocabulary:
-        return values.cat.codes.to_numpy()
-    return pd.Categorical(values, categories=vocabulary).codes
-
-
-def _matching(match: TouchMatch, touches: _Touches) -> np.ndarray:
+def _matching(match: TouchMatch, touches: VisibleTouches) -> np.ndarray:
     mask = None  # a TouchMatch always names at least one field
-    for field, vocabulary in TOUCH_VOCABULARIES.items():
+    for field in TOUCH_VOCABULARIES:
         wanted = getattr(match, field)
         if wanted is not None:
-            lookup = np.zeros(len(vocabulary) + 1, dtype=bool)  # last slot: code -1
-            lookup[[vocabulary.index(value) for value in wanted]] = True
-            hit = lookup[touches.codes[field]]
+            hit = _wanted_codes(field, tuple(wanted))[touches.codes(field)]
             mask = hit if mask is None else np.logical_and(mask, hit, out=mask)
     if match.min_duration_s is not None:
         mask &= touches.duration_s >= match.min_duration_s
     return mask
 
 
-def _within(touches: _Touches, window_days: float) -> np.ndarray:
+@cache
+def _wanted_codes(field: str, wanted: tuple[str, ...]) -> np.ndarray:
+    """Whether each code of ``field``'s vocabulary is wanted; the last slot is code -1."""
+    vocabulary = TOUCH_VOCABULARIES[field]
+    lookup = np.zeros(len(vocabulary) + 1, dtype=bool)
+    lookup[[vocabulary.index(value) for value in wanted]] = True
+    lookup.flags.writeable = False
+    return lookup
+
+
+def _within(touches: VisibleTouches, window_days: float) -> np.ndarray:
     # closed at the far end, as features.window.window_bucket; integer ns, so exact
     return touches.age_ns <= round(window_days * NS_PER_DAY)
 
 
-def _touch_points(rule: TouchRule, touches: _Touches, file_half_life: float | None) -> np.ndarray:
+def _touch_points(
+    rule: TouchRule, touches: VisibleTouches, n_rows: int, file_half_life: float | None
+) -> np.ndarray:
     mask = _matching(rule, touches)
     if rule.window_days is not None:
         mask &= _within(touches, rule.window_days)
@@ -173,38 +151,36 @@ def _touch_points(rule: TouchRule, touches: _Touches, file_half_life: float | No
     weights = None
     if half_life is not None and half_life != float("inf"):
         weights = rule.points * 0.5 ** (age_days(touches.age_ns[mask]) / half_life)
-    points = np.bincount(touches.row[mask], weights=weights, minlength=touches.n_rows)
+    points = np.bincount(touches.row[mask], weights=weights, minlength=n_rows)
     points = points * rule.points if weights is None else points
     return np.clip(points, -rule.cap, rule.cap) if rule.cap is not None else points
 
 
-def _lead_positions(decision_points: pd.DataFrame, leads: pd.DataFrame) -> np.ndarray:
-    """Position of each decision point's lead in ``leads``; -1 when the lead is unknown."""
-    lead_ids = pd.Index(leads["lead_id"])
-    if not lead_ids.is_unique:
-        duplicated = lead_ids[lead_ids.duplicated()].unique()[:5]
-        raise DataContractError("leads", "lead_id", "lead ids must be unique", list(duplicated))
-    return lead_ids.get_indexer(decision_points["lead_id"])
-
-
-def _attribute_points(
-    rule: AttributeRule, positions: np.ndarray, leads: pd.DataFrame
-) -> np.ndarray:
-    if rule.attribute not in leads.columns:
-        return np.zeros(len(positions))
+def _attribute_points(rule: AttributeRule, leads: Mapping[str, Any], n_rows: int) -> np.ndarray:
+    """Points once per row whose lead's attribute fits (a missing value fits only a rule that
+    lists null; a missing number never fits a range)."""
+    if rule.attribute not in leads:
+        return np.zeros(n_rows)
     column = leads[rule.attribute]
     if rule.values is not None and isinstance(column.dtype, pd.CategoricalDtype):
-        categorical = column.array
-        fits = _levels_fitting(categorical.dtype, tuple(rule.values))[categorical.codes]
+        fits = _levels_fitting(column.dtype, tuple(rule.values))[column.codes]
     elif rule.values is None:  # numeric range; missing values compare False
-        numbers = pd.to_numeric(column, errors="coerce").to_numpy(float, na_value=np.nan)
+        numbers = _numbers(column)
         low = -np.inf if rule.min is None else rule.min
         high = np.inf if rule.max is None else rule.max
         fits = (numbers >= low) & (numbers <= high)
     else:
-        fits = column.isin(rule.values).to_numpy(dtype=bool)
-    fits = np.append(fits, False)  # position -1 (unknown lead) picks this slot
-    return fits[positions] * float(rule.points)
+        fits = np.asarray(pd.array(column).isin(list(rule.values)), dtype=bool)
+    return fits * float(rule.points)
+
+
+def _numbers(column: Any) -> np.ndarray:
+    """An attribute as floats (missing -> NaN); text that does not parse is missing."""
+    if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
+        return column.astype(np.float64)
+    if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(float, na_value=np.nan)
 
 
 @cache
@@ -219,15 +195,15 @@ def _levels_fitting(dtype: pd.CategoricalDtype, values: tuple[Any, ...]) -> np.n
     return out
 
 
-def _behaviour_points(rule: BehaviourRule, touches: _Touches) -> np.ndarray:
-    holds = np.ones(touches.n_rows, dtype=bool)
+def _behaviour_points(rule: BehaviourRule, touches: VisibleTouches, n_rows: int) -> np.ndarray:
+    holds = np.ones(n_rows, dtype=bool)
     for condition in rule.when_all:
         window = condition.window_days if condition.window_days is not None else rule.window_days
         mask = _matching(condition, touches) & _within(touches, window)
         weights = None
         if condition.measure == "total_duration_s":
             weights = np.nan_to_num(touches.duration_s[mask], nan=0.0)
-        measure = np.bincount(touches.row[mask], weights=weights, minlength=touches.n_rows)
+        measure = np.bincount(touches.row[mask], weights=weights, minlength=n_rows)
         if condition.more_than is not None:
             holds &= measure > condition.more_than
         else:

@@ -24,14 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from features.contract import ACTIONS, CHANNELS, LEADS_COLUMNS, PAGE_TYPES
+from features.contract import LEADS_COLUMNS, TOUCH_VOCABULARIES
 from leadscore.errors import RulesFileError
 
-TOUCH_VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "channel": CHANNELS,
-    "action": ACTIONS,
-    "page_type": PAGE_TYPES,
-}
 # Lead attributes a rule may test: every lead column except the id and the creation time.
 LEAD_ATTRIBUTES = {c.name: c for c in LEADS_COLUMNS if c.kind not in ("id", "timestamp")}
 RULE_KINDS = ("touch", "attribute", "behaviour")

@@ -56,3 +56,68 @@ def test_a_history_cut_once_gives_the_same_features_and_points_as_the_full_histo
     )
     with pytest.raises(ValueError, match="other decision points"):
         build_features(points.copy(), cut)
+
+
+def _payloads(history, lead_ids, as_of) -> list[dict]:
+    """Request-shaped records of ``lead_ids`` (as the API's schema hands them over: python
+    ints, bools, text, datetimes, None), each to be scored at its ``as_of``."""
+    leads = history.leads.set_index("lead_id", drop=False)
+    out = []
+    for lead_id, when in zip(lead_ids, as_of, strict=True):
+        lead = {
+            k: (None if (not isinstance(v, str) and pd.isna(v)) else v)
+            for k, v in leads.loc[lead_id].items()
+        }
+        lead = {k: v.item() if hasattr(v, "item") else v for k, v in lead.items()}
+        lead["created_at"] = lead["created_at"].floor("us").to_pydatetime()
+        out.append(
+            {
+                "lead": lead,
+                "touches": _records(history.touches[history.touches["lead_id"] == lead_id]),
+                "stage_changes": _records(
+                    history.stage_changes[history.stage_changes["lead_id"] == lead_id]
+                ),
+                "as_of": pd.Timestamp(when).floor("us").to_pydatetime(),
+            }
+        )
+    return out
+
+
+def test_request_records_cut_into_the_same_arrays_as_the_loaded_history(history):
+    """The API's path (records -> arrays) and the batch path (tables -> cut) agree on every
+    array and dtype, duplicate leads in one pass included (each row sees only its own)."""
+    from features.build import feature_columns
+    from features.online import lead_histories_of, visible_of
+    from features.window import visible_history
+
+    rng = np.random.default_rng(4)
+    lead_ids = rng.choice(history.leads["lead_id"].to_numpy(), 25, replace=False)
+    lead_ids = np.append(lead_ids, lead_ids[:3])  # the same lead twice, at other times
+    created = history.leads.set_index("lead_id").loc[lead_ids, "created_at"]
+    as_of = (created + pd.to_timedelta(rng.uniform(0, 250, len(lead_ids)), unit="D")).to_numpy()
+    payloads = _payloads(history, lead_ids, as_of)
+    for i, payload in enumerate(payloads):
+        payload["lead"]["lead_id"] = i  # rows are positions, as the scorer passes them
+    online = visible_of(payloads)
+    loaded, points = lead_histories_of(payloads)
+    batch = visible_history(points, loaded)
+
+    np.testing.assert_array_equal(online.as_of_ns, batch.as_of_ns)
+    for part in ("touches", "stages"):
+        ours, theirs = getattr(online, part), getattr(batch, part)
+        order = np.lexsort((theirs.age_ns, theirs.row))
+        mine = np.lexsort((ours.age_ns, ours.row))
+        for field in vars(theirs):
+            np.testing.assert_array_equal(
+                getattr(ours, field)[mine], getattr(theirs, field)[order], err_msg=field
+            )
+    assert online.leads.keys() == batch.leads.keys()
+    for name, values in batch.leads.items():
+        pd.testing.assert_series_equal(pd.Series(online.leads[name]), pd.Series(values), obj=name)
+    reference = build_features(points, loaded)
+    columns = feature_columns(online)
+    pd.testing.assert_frame_equal(  # the frame casts counts to their declared int32
+        pd.DataFrame({name: columns[name] for name in reference.columns}),
+        reference,
+        check_dtype=False,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from features.build import build_features
@@ -124,3 +125,41 @@ def test_priority_tiers_follow_the_base_rate():
     assert priority(0.3, 0.2) == "warm"
     assert priority(0.1, 0.2) == "cold"
     assert priority(None, 0.2) == "closed"
+
+
+def test_the_api_path_encodes_exactly_what_the_offline_path_encodes(bundles, simulation):
+    """Records -> arrays -> matrix (the API) equals tables -> feature frame -> matrix."""
+    from features.build import feature_columns
+    from features.online import lead_histories_of, visible_of
+
+    history = simulation.history
+    lead_ids = history.leads["lead_id"].sample(30, random_state=3).to_numpy()
+    touches, stages = history.touches.groupby("lead_id"), history.stage_changes.groupby("lead_id")
+    end = history.touches["occurred_at"].max()
+    payloads = []
+    for i, lead_id in enumerate(lead_ids):
+        lead = history.leads[history.leads["lead_id"] == lead_id].iloc[0]
+        lead = {k: None if not isinstance(v, str) and pd.isna(v) else v for k, v in lead.items()}
+
+        def records(groups, lead_id=lead_id):
+            if lead_id not in groups.groups:
+                return []
+            frame = groups.get_group(lead_id).drop(columns="lead_id").astype(object)
+            return frame.where(frame.notna(), None).to_dict("records")
+
+        payloads.append(
+            {
+                "lead": {**lead, "lead_id": i},
+                "touches": records(touches),
+                "stage_changes": records(stages),
+                "as_of": end - pd.Timedelta(days=30 * (i % 5)),
+            }
+        )
+    loaded, points = lead_histories_of(payloads)
+    offline = build_features(points, loaded)
+    online = feature_columns(visible_of(payloads))
+    for bundle in bundles.values():
+        model = bundle.model
+        np.testing.assert_array_equal(
+            model.encode_columns(online, len(payloads)), model.encode(offline)
+        )

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from training.model import LeadConversionModel, choose_calibration
+from training.model import _CALIBRATORS, LeadConversionModel, _logit, choose_calibration
 
 FAST = {"n_estimators": 30, "min_child_samples": 5, "early_stopping_rounds": 10}
 
@@ -103,3 +103,22 @@ def test_a_model_pickled_before_its_encoding_was_stored_still_predicts():
     old = LeadConversionModel.__new__(LeadConversionModel)
     old.__setstate__(state)
     np.testing.assert_array_equal(old.predict_proba(X.head(9)), model.predict_proba(X.head(9)))
+
+
+@pytest.mark.parametrize("kind", ["platt", "isotonic"])
+def test_calibrators_compute_what_scikit_learn_computes(kind):
+    """The calibrators skip scikit-learn's input checks (an API call scores one row); the
+    arithmetic must stay scikit-learn's."""
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.01, 0.9, 5000)
+    y = (rng.random(p.size) < p**2).astype(int)
+    calibrator = _CALIBRATORS[kind]().fit(p, y)
+    fresh = np.concatenate([rng.uniform(0, 1, 500), [0.0, 1.0, p.min(), p.max()]])
+    fitted = calibrator.model_
+    expected = (
+        fitted.predict_proba(_logit(fresh).reshape(-1, 1))[:, 1]
+        if kind == "platt"
+        else fitted.predict(fresh)
+    )
+    np.testing.assert_allclose(calibrator.predict(fresh), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(calibrator.predict(fresh[:1]), expected[:1], rtol=1e-12)
