@@ -102,6 +102,15 @@ def transition_status(transition: str, reached: int, lost: bool) -> str:
     return "hypothetical" if reached >= STAGE_RANK["mql"] else "not_reached"
 
 
+# every (transition, stage rank reached, lost) a lead can be in, looked up once per lead
+_STATUS = {
+    (transition, rank, lost): transition_status(transition, rank, lost)
+    for transition in TRANSITIONS
+    for rank in set(STAGE_RANK.values())
+    for lost in (False, True)
+}
+
+
 def priority(p: float | None, base_rate: float | None) -> str:
     """hot / warm / cold by the probability's lift over the transition's base rate."""
     if p is None:
@@ -137,24 +146,32 @@ def score_requests(
     rule_points, totals = score_rules(models.rules, visible)
     reached, lost = _stages(visible)
 
-    out = []
+    reached_list, lost_list = reached.tolist(), lost.tolist()
     rule_names = [rule.name for rule in models.rules.rules]
     threshold = float(models.rules.threshold)
-    for i, (request, points) in enumerate(zip(requests, rule_points.tolist(), strict=True)):
-        out.append(
-            {
-                "lead_id": request.lead.lead_id,
-                "as_of": payloads[i]["as_of"].isoformat(),  # a UTC datetime
-                "stage": "lost" if lost[i] else _STAGE_OF_RANK[int(reached[i])],
-                "priority": "closed",
-                "hand_set": {
-                    "points": float(totals[i]),
-                    "threshold": threshold,
-                    "passes_threshold": bool(totals[i] >= threshold),
-                    "points_per_rule": dict(zip(rule_names, points, strict=True)),
-                },
-            }
+    out = [
+        {
+            "lead_id": request.lead.lead_id,
+            "as_of": payload["as_of"].isoformat(),  # a UTC datetime
+            "stage": "lost" if is_lost else _STAGE_OF_RANK[rank],
+            "priority": "closed",
+            "hand_set": {
+                "points": total,
+                "threshold": threshold,
+                "passes_threshold": total >= threshold,
+                "points_per_rule": dict(zip(rule_names, points, strict=True)),
+            },
+        }
+        for request, payload, points, total, rank, is_lost in zip(
+            requests,
+            payloads,
+            rule_points.tolist(),
+            totals.tolist(),
+            reached_list,
+            lost_list,
+            strict=True,
         )
+    ]
     wants_reasons = np.asarray(reasons, dtype=bool) & (top > 0)
     matrices: dict[tuple, np.ndarray] = {}  # both models usually read the same inputs
     for transition in TRANSITIONS:
@@ -162,14 +179,14 @@ def score_requests(
         if served.inputs_key not in matrices:
             matrices[served.inputs_key] = served.bundle.model.encode_columns(features, n)
         matrix = matrices[served.inputs_key]
-        _score_transition(served, features, matrix, reached, lost, wants_reasons, top, out)
-    for i, row in enumerate(out):
-        active = "sql_to_won" if reached[i] == STAGE_RANK["sql"] else "mql_to_sql"
-        row["priority"] = (
-            "closed"
-            if lost[i] or reached[i] >= STAGE_RANK["won"]
-            else priority(row[active]["probability"], models.by_transition[active].base_rate)
+        _score_transition(
+            served, features, matrix, reached_list, lost_list, wants_reasons, top, out
         )
+    base_rates = {t: models.by_transition[t].base_rate for t in TRANSITIONS}
+    for row, rank, is_lost in zip(out, reached_list, lost_list, strict=True):
+        if not (is_lost or rank >= STAGE_RANK["won"]):
+            active = "sql_to_won" if rank == STAGE_RANK["sql"] else "mql_to_sql"
+            row["priority"] = priority(row[active]["probability"], base_rates[active])
     return out
 
 
@@ -177,8 +194,8 @@ def _score_transition(
     served: ServedModel,
     features: Columns,
     matrix: np.ndarray,
-    reached: np.ndarray,
-    lost: np.ndarray,
+    reached: list[int],
+    lost: list[bool],
     wants_reasons: np.ndarray,
     top: int,
     out: list[dict],
@@ -186,23 +203,23 @@ def _score_transition(
     """Fill ``out[i][transition]`` for every lead."""
     transition = served.transition
     model = served.bundle.model
-    p = probability(model, matrix)
+    p = probability(model, matrix).tolist()
     status = [
-        transition_status(transition, int(r), bool(x)) for r, x in zip(reached, lost, strict=True)
+        _STATUS[transition, rank, is_lost] for rank, is_lost in zip(reached, lost, strict=True)
     ]
-    scored = np.array([s in ("open", "hypothetical") for s in status], dtype=bool)
-    explain = np.flatnonzero(scored & wants_reasons)
+    scored = [s in ("open", "hypothetical") for s in status]
+    explain = np.flatnonzero(np.array(scored, dtype=bool) & wants_reasons)
     shap = model.contribution_matrix(matrix[explain])[:, :-1] if len(explain) else None
     ref = {"name": served.name, "version": served.version, "alias": served.alias}
     explained = {int(i): k for k, i in enumerate(explain)}
     encoding = model.input_encoding_
     # category values as sent (the matrix holds level positions, NaN for an unseen value)
     raw_levels = {encoding.level_at[name]: features[name] for name in encoding.levels}
-    for i, row in enumerate(out):
+    for i, (row, state, has_p, p_i) in enumerate(zip(out, status, scored, p, strict=True)):
         entry: dict[str, Any] = {
-            "status": status[i],
-            "probability": float(p[i]) if scored[i] else None,
-            "note": _NOTES[(transition, status[i])],
+            "status": state,
+            "probability": p_i if has_p else None,
+            "note": _NOTES[(transition, state)],
             "model": ref,
         }
         if i in explained:
