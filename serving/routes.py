@@ -1,7 +1,9 @@
 """Thin endpoints: schema in -> scorer -> schema out.
 
-Scores are written as JSON directly (the dicts already have the documented shape, which the
-schema tests check), so a 1,000-lead batch does not pay for a second validation on the way out.
+Scores are written as JSON directly with orjson (the dicts already have the documented shape,
+which the schema tests check), so a 1,000-lead batch does not pay for a second validation on
+the way out. The batch endpoint reads its body itself: a batch of valid leads is validated in
+one pass over the bytes, and only a batch with a problem is parsed and checked lead by lead.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from leadscore.errors import ModelNotFoundError
-from leadscore.settings import Settings
-from serving.batching import Job, ScoringQueue
-from serving.deps import get_metrics, get_models, get_queue, get_settings, get_slot
+from serving.batching import Job
+from serving.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
 from serving.loading import Models, ModelSlot
 from serving.metrics import CONTENT_TYPE, ServiceMetrics
 from serving.schemas import (
@@ -31,6 +34,7 @@ from serving.schemas import (
     ModelsOut,
     ScoreOut,
     ScoreRequest,
+    ValidBatch,
 )
 from serving.scorer import score_requests
 
@@ -41,7 +45,12 @@ v1 = APIRouter(prefix="/v1", responses={**NOT_READY, **UNREADABLE})
 
 
 def _json(content: Any) -> Response:
-    return Response(json.dumps(content, allow_nan=False), media_type="application/json")
+    """orjson: some 15x faster than ``json.dumps`` on a 1,000-lead batch; numpy scalars pass, as
+    numpy floats did with ``json.dumps``. It writes a NaN as null instead of failing: the
+    scorer's numbers are finite or None, which the tests check."""
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+    )
 
 
 def _check_touches(request: ScoreRequest, cap: int, loc: tuple) -> None:
@@ -69,17 +78,14 @@ def _check_touches(request: ScoreRequest, cap: int, loc: tuple) -> None:
 )
 async def score(
     request: ScoreRequest,
-    settings: Annotated[Settings, Depends(get_settings)],
-    queue: Annotated[ScoringQueue, Depends(get_queue)],
-    metrics: Annotated[ServiceMetrics, Depends(get_metrics)],
-    _models: Annotated[Models, Depends(get_models)],
+    scoring: Annotated[Scoring, Depends(get_scoring)],
     reasons: Annotated[bool, Query(description="Explain each probability.")] = True,
 ) -> Response:
-    _check_touches(request, settings.max_touches_per_lead, ("body",))
+    _check_touches(request, scoring.settings.max_touches_per_lead, ("body",))
     if request.as_of is None:
         request.as_of = datetime.now(UTC)
-    result = await queue.submit(Job(request, reasons))
-    metrics.observe_results("score", [result])
+    result = await scoring.queue.submit(Job(request, reasons))
+    scoring.metrics.observe_results("score", [result])
     return _json(result)
 
 
@@ -104,6 +110,55 @@ def _problems(error: ValidationError) -> list[dict]:
     ]
 
 
+def _is_json(content_type: str | None) -> bool:
+    """FastAPI's rule for parsing a body as JSON: application/json or application/*+json."""
+    main, _, sub = (content_type or "").partition(";")[0].strip().lower().partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _valid_leads(body: bytes, content_type: str | None) -> list[ScoreRequest] | None:
+    """All leads of a batch with no problem at all, or None (then ``_batch`` says what)."""
+    if not _is_json(content_type):
+        return None
+    try:
+        return ValidBatch.model_validate_json(body).leads
+    except ValidationError:
+        return None
+
+
+def _batch(body: bytes, content_type: str | None) -> BatchRequest:
+    """The body as FastAPI would hand a declared ``BatchRequest`` parameter to the endpoint, with
+    its errors: 422 for no body, a body that is not JSON or not a batch; 400 for bytes that are
+    not text (or nest too deep to parse)."""
+    if not body:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    data: Any = body  # not declared as JSON: fails validation below, as in FastAPI
+    if _is_json(content_type):
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError as error:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ("body", error.pos),
+                        "msg": "JSON decode error",
+                        "input": {},
+                    }
+                ]
+            ) from error
+        except (ValueError, RecursionError) as error:
+            raise HTTPException(400, "There was an error parsing the body") from error
+    try:
+        return BatchRequest.model_validate(data, from_attributes=True)  # as FastAPI does
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from error
+
+
 @v1.post(
     "/score/batch",
     response_model=BatchOut,
@@ -112,24 +167,35 @@ def _problems(error: ValidationError) -> list[dict]:
     "Each lead gets the same result as from /v1/score; an invalid lead gets its errors in its "
     "slot and the others are scored. Reasons cost time: off unless asked (or "
     "LEADSCORE_BATCH_REASONS).",
+    # the endpoint reads the body itself (see _valid_leads), so the spec is given here
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": BatchRequest.model_json_schema()}},
+        }
+    },
 )
 async def score_batch(
-    body: BatchRequest,
-    settings: Annotated[Settings, Depends(get_settings)],
-    metrics: Annotated[ServiceMetrics, Depends(get_metrics)],
-    models: Annotated[Models, Depends(get_models)],
+    request: Request,
+    scoring: Annotated[Scoring, Depends(get_scoring)],
     reasons: Annotated[
         bool | None, Query(description="Explain each probability [LEADSCORE_BATCH_REASONS].")
     ] = None,
 ) -> Response:
-    if len(body.leads) > settings.max_batch_leads:
+    settings = scoring.settings
+    body = await request.body()
+    content_type = request.headers.get("content-type")
+    leads: Sequence[ScoreRequest | dict[str, Any]] | None = _valid_leads(body, content_type)
+    if leads is None:
+        leads = _batch(body, content_type).leads
+    if len(leads) > settings.max_batch_leads:
         raise RequestValidationError(
             [
                 {
                     "type": "too_long",
                     "loc": ("body", "leads"),
                     "msg": f"at most {settings.max_batch_leads:,} leads per batch "
-                    f"(LEADSCORE_MAX_BATCH_LEADS), got {len(body.leads):,}",
+                    f"(LEADSCORE_MAX_BATCH_LEADS), got {len(leads):,}",
                     "input": None,
                 }
             ]
@@ -137,16 +203,16 @@ async def score_batch(
     now = datetime.now(UTC)
     valid: list[tuple[int, ScoreRequest]] = []
     items: list[dict] = []
-    for index, raw in enumerate(body.leads):
+    for index, raw in enumerate(leads):
         try:
-            request = ScoreRequest.model_validate(raw)
-            _check_touches(request, settings.max_touches_per_lead, ())
+            lead = raw if isinstance(raw, ScoreRequest) else ScoreRequest.model_validate(raw)
+            _check_touches(lead, settings.max_touches_per_lead, ())
         except ValidationError as error:
             problems = _problems(error)
         except RequestValidationError as error:
             problems = [{k: v for k, v in e.items() if k != "input"} for e in error.errors()]
         else:
-            valid.append((index, request))
+            valid.append((index, lead))
             items.append({"index": index, "result": None, "error": None})
             continue
         for problem in problems:
@@ -163,15 +229,15 @@ async def score_batch(
     if valid:
         results = await asyncio.to_thread(
             score_requests,
-            models,
-            [request for _, request in valid],
+            scoring.models,
+            [lead for _, lead in valid],
             now=now,
             reasons=[explain] * len(valid),
             top=settings.reasons_per_direction,
         )
     for (index, _), result in zip(valid, results, strict=True):
         items[index]["result"] = result
-    metrics.observe_results("score_batch", results, invalid=len(items) - len(valid))
+    scoring.metrics.observe_results("score_batch", results, invalid=len(items) - len(valid))
     return _json({"scored": len(valid), "invalid": len(items) - len(valid), "results": items})
 
 

@@ -219,6 +219,31 @@ def test_metrics_count_requests_latencies_and_scores(client, lead_request):
     assert "leadscore_scoring_pass_leads_count" in text
 
 
+def _total(text: str, prefix: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_metrics_count_every_lead_of_a_batch(client, lead_request):
+    bad = copy.deepcopy(lead_request)
+    bad["touches"][0]["channel"] = "fax"
+    leads = [lead_request] * 5 + [bad] + [_with_stages(lead_request, ["lead", "mql", "sql"])] * 3
+    body = client.post("/v1/score/batch", json={"leads": leads}).json()
+    text = client.get("/metrics").text
+    scored = 'leadscore_leads_total{endpoint="score_batch",outcome="scored"}'
+    assert _total(text, scored) == body["scored"] == 8
+    assert _total(text, 'leadscore_leads_total{endpoint="score_batch",outcome="invalid"}') == 1
+    assert _total(text, "leadscore_priority_total") == 8
+    assert _total(text, "leadscore_hand_set_points_count") == 8
+    probabilities = sum(
+        item["result"][t]["probability"] is not None
+        for item in body["results"]
+        if item["result"]
+        for t in TRANSITIONS
+    )
+    assert _total(text, "leadscore_probability_count") == probabilities
+    assert _total(text, 'leadscore_probability_count{status="open",transition="sql_to_won"}') == 3
+
+
 def test_concurrent_single_requests_each_get_their_own_result(client, lead_request):
     """Single requests may share a scoring pass; each still gets its own lead back."""
     from concurrent.futures import ThreadPoolExecutor

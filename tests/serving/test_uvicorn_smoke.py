@@ -1,5 +1,5 @@
 """The one end-to-end check: ``run_server`` starts real uvicorn in a subprocess on a free
-loopback port, and a lead is scored over HTTP."""
+loopback port, and a lead is scored over HTTP; and uvicorn runs on uvloop and httptools."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+import serving.app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +61,11 @@ def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_run_server_uses_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch):
+    options = {}
+    monkeypatch.setattr(serving.app, "_load", lambda settings: None)
+    monkeypatch.setattr(serving.app.uvicorn, "run", lambda app, **kwargs: options.update(kwargs))
+    serving.app.run_server(host="127.0.0.1", port=0)
+    assert (options["loop"], options["http"]) == ("uvloop", "httptools")

@@ -40,6 +40,9 @@ def _loc(response) -> list:
         (("lead", "created_at"), FUTURE, ["body", "lead", "created_at"]),
         (("lead", "created_at"), "1900-01-01T00:00:00Z", ["body", "lead", "created_at"]),
         (("as_of",), FUTURE, ["body", "as_of"]),
+        # in UTC before year 1 or after 9999: out of range, not a 500
+        (("lead", "created_at"), "0001-01-01T00:00:00+05:00", ["body", "lead", "created_at"]),
+        (("as_of",), "9999-12-31T23:00:00-05:00", ["body", "as_of"]),
         (("lead", "lead_id"), [1, 2], ["body", "lead", "lead_id"]),
         (("touches",), "not a list", ["body", "touches"]),
         (("lead", "favourite_colour"), "blue", ["body", "lead", "favourite_colour"]),
