@@ -2,29 +2,25 @@
 
 Scores are written as JSON directly with orjson (the dicts already have the documented shape,
 which the schema tests check), so a 1,000-lead batch does not pay for a second validation on
-the way out. The batch endpoint reads its body itself: a batch of valid leads is validated in
-one pass over the bytes, and only a batch with a problem is parsed and checked lead by lead.
+the way out. The batch endpoint reads its body itself (``serving.request_body``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from leadscore.errors import ModelNotFoundError
 from serving.batching import Job
 from serving.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
 from serving.loading import Models, ModelSlot
 from serving.metrics import CONTENT_TYPE, ServiceMetrics
+from serving.request_body import check_touches, read_batch
 from serving.schemas import (
     BatchOut,
     BatchRequest,
@@ -34,7 +30,6 @@ from serving.schemas import (
     ModelsOut,
     ScoreOut,
     ScoreRequest,
-    ValidBatch,
 )
 from serving.scorer import score_requests
 
@@ -53,21 +48,6 @@ def _json(content: Any) -> Response:
     )
 
 
-def _check_touches(request: ScoreRequest, cap: int, loc: tuple) -> None:
-    if len(request.touches) > cap:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "too_long",
-                    "loc": (*loc, "touches"),
-                    "msg": f"at most {cap:,} touches per lead (LEADSCORE_MAX_TOUCHES_PER_LEAD), "
-                    f"got {len(request.touches):,}",
-                    "input": None,
-                }
-            ]
-        )
-
-
 @v1.post(
     "/score",
     response_model=ScoreOut,
@@ -81,82 +61,12 @@ async def score(
     scoring: Annotated[Scoring, Depends(get_scoring)],
     reasons: Annotated[bool, Query(description="Explain each probability.")] = True,
 ) -> Response:
-    _check_touches(request, scoring.settings.max_touches_per_lead, ("body",))
+    check_touches(request, scoring.settings.max_touches_per_lead, ("body",))
     if request.as_of is None:
         request.as_of = datetime.now(UTC)
     result = await scoring.queue.submit(Job(request, reasons))
     scoring.metrics.observe_results("score", [result])
     return _json(result)
-
-
-def _lead_id(raw: Any) -> int | str | None:
-    lead = raw.get("lead") if isinstance(raw, dict) else None
-    lead_id = lead.get("lead_id") if isinstance(lead, dict) else None
-    if isinstance(lead_id, int) and not isinstance(lead_id, bool) and abs(lead_id) < 2**63:
-        return lead_id
-    if isinstance(lead_id, str) and len(lead_id) <= 128:
-        try:
-            lead_id.encode("utf-8")
-        except UnicodeEncodeError:
-            return None
-        return lead_id
-    return None
-
-
-def _problems(error: ValidationError) -> list[dict]:
-    return [
-        {"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]}
-        for e in error.errors(include_url=False, include_context=False, include_input=False)
-    ]
-
-
-def _is_json(content_type: str | None) -> bool:
-    """FastAPI's rule for parsing a body as JSON: application/json or application/*+json."""
-    main, _, sub = (content_type or "").partition(";")[0].strip().lower().partition("/")
-    return main == "application" and (sub == "json" or sub.endswith("+json"))
-
-
-def _valid_leads(body: bytes, content_type: str | None) -> list[ScoreRequest] | None:
-    """All leads of a batch with no problem at all, or None (then ``_batch`` says what)."""
-    if not _is_json(content_type):
-        return None
-    try:
-        return ValidBatch.model_validate_json(body).leads
-    except ValidationError:
-        return None
-
-
-def _batch(body: bytes, content_type: str | None) -> BatchRequest:
-    """The body as FastAPI would hand a declared ``BatchRequest`` parameter to the endpoint, with
-    its errors: 422 for no body, a body that is not JSON or not a batch; 400 for bytes that are
-    not text (or nest too deep to parse)."""
-    if not body:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
-        )
-    data: Any = body  # not declared as JSON: fails validation below, as in FastAPI
-    if _is_json(content_type):
-        try:
-            data = json.loads(body)
-        except json.JSONDecodeError as error:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", error.pos),
-                        "msg": "JSON decode error",
-                        "input": {},
-                    }
-                ]
-            ) from error
-        except (ValueError, RecursionError) as error:
-            raise HTTPException(400, "There was an error parsing the body") from error
-    try:
-        return BatchRequest.model_validate(data, from_attributes=True)  # as FastAPI does
-    except ValidationError as error:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
-        ) from error
 
 
 @v1.post(
@@ -167,7 +77,7 @@ def _batch(body: bytes, content_type: str | None) -> BatchRequest:
     "Each lead gets the same result as from /v1/score; an invalid lead gets its errors in its "
     "slot and the others are scored. Reasons cost time: off unless asked (or "
     "LEADSCORE_BATCH_REASONS).",
-    # the endpoint reads the body itself (see _valid_leads), so the spec is given here
+    # the endpoint reads the body itself (serving.request_body), so the spec is given here
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -183,47 +93,13 @@ async def score_batch(
     ] = None,
 ) -> Response:
     settings = scoring.settings
-    body = await request.body()
-    content_type = request.headers.get("content-type")
-    leads: Sequence[ScoreRequest | dict[str, Any]] | None = _valid_leads(body, content_type)
-    if leads is None:
-        leads = _batch(body, content_type).leads
-    if len(leads) > settings.max_batch_leads:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "too_long",
-                    "loc": ("body", "leads"),
-                    "msg": f"at most {settings.max_batch_leads:,} leads per batch "
-                    f"(LEADSCORE_MAX_BATCH_LEADS), got {len(leads):,}",
-                    "input": None,
-                }
-            ]
-        )
     now = datetime.now(UTC)
-    valid: list[tuple[int, ScoreRequest]] = []
-    items: list[dict] = []
-    for index, raw in enumerate(leads):
-        try:
-            lead = raw if isinstance(raw, ScoreRequest) else ScoreRequest.model_validate(raw)
-            _check_touches(lead, settings.max_touches_per_lead, ())
-        except ValidationError as error:
-            problems = _problems(error)
-        except RequestValidationError as error:
-            problems = [{k: v for k, v in e.items() if k != "input"} for e in error.errors()]
-        else:
-            valid.append((index, lead))
-            items.append({"index": index, "result": None, "error": None})
-            continue
-        for problem in problems:
-            problem["loc"] = ["body", "leads", index, *problem["loc"]]
-        items.append(
-            {
-                "index": index,
-                "result": None,
-                "error": {"index": index, "lead_id": _lead_id(raw), "errors": problems},
-            }
-        )
+    valid, items = read_batch(
+        await request.body(),
+        request.headers.get("content-type"),
+        max_leads=settings.max_batch_leads,
+        max_touches=settings.max_touches_per_lead,
+    )
     explain = settings.batch_reasons if reasons is None else reasons
     results = []
     if valid:

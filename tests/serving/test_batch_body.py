@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import serving.routes
+import serving.request_body
 
 
 def _no_nan(text: str) -> dict:
@@ -26,13 +26,13 @@ def _no_nan(text: str) -> dict:
 def per_lead_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts batches that went down the per-lead path."""
     calls: list[int] = []
-    per_lead = serving.routes._batch
+    per_lead = serving.request_body._batch
 
     def counted(*args):
         calls.append(1)
         return per_lead(*args)
 
-    monkeypatch.setattr("serving.routes._batch", counted)
+    monkeypatch.setattr("serving.request_body._batch", counted)
     return calls
 
 
@@ -94,7 +94,7 @@ def test_one_pass_and_per_lead_path_give_the_same_answers(
     ]
     one_pass = [client.post("/v1/score/batch", json=batch) for batch in batches]
     assert len(per_lead_calls) == len(batches) - 1  # every batch but the first has a problem
-    monkeypatch.setattr("serving.routes._valid_leads", lambda body, content_type: None)
+    monkeypatch.setattr("serving.request_body._valid_leads", lambda body, content_type: None)
     per_lead = [client.post("/v1/score/batch", json=batch) for batch in batches]
     for fast, slow in zip(one_pass, per_lead, strict=True):
         assert (fast.status_code, fast.json()) == (slow.status_code, slow.json())
