@@ -34,8 +34,11 @@ lint: $(STAMP)  ## ruff only
 	$(BIN)/ruff check .
 
 bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
+	@command -v wrk >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/serving.py
 
 clean:  ## remove generated data and stores (keeps .venv)
 	rm -rf data mlruns mlartifacts mlflow.db reports
