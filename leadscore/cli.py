@@ -309,9 +309,27 @@ def demo(
 
 
 def main() -> None:
-    """Console entry point: maps the error family to one stderr line and its exit code."""
+    """Console entry point: every failure is one stderr line and its exit code.
+
+    Our errors map by family (``LeadscoreError.exit_code``); the command line's own usage
+    errors (an option out of range, an unknown command) exit 2 too, as one ``error:`` line
+    rather than Click's usage box. Typer bundles its own Click, so those are recognised by what
+    Click's errors carry: ``format_message()`` and an ``exit_code``.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
     except LeadscoreError as error:
-        typer.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        _fail(str(error), error.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
+    except Exception as error:
+        if not (hasattr(error, "format_message") and isinstance(error.exit_code, int)):
+            raise
+        _fail(error.format_message(), error.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, exit_code: int) -> None:
+    if message:  # none after the help shown for a bare ``leadscore``
+        typer.echo(f"error: {message}", err=True)
+    sys.exit(exit_code)

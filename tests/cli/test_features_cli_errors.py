@@ -44,3 +44,29 @@ def test_unusable_history_exits_2_with_one_line(tmp_path: Path, broken: str):
         history.leads.assign(lead_id=[1, 1, 2]).to_parquet(data / "leads.parquet")
         expected = "leads.lead_id: 2 rows share a lead_id"
     assert_one_line_error(run_features(data, tmp_path), expected)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["generate", "--leads", "0"], "--leads"),
+        (["generate", "--leads"], "--leads"),
+        (["nosuch"], "nosuch"),
+    ],
+)
+def test_command_line_usage_errors_are_one_line_too(tmp_path: Path, args: list[str], fragment):
+    """Option values out of range, a missing value, an unknown command: one line, exit 2,
+    no usage box."""
+    result = subprocess.run(
+        [LEADSCORE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert_one_line_error(result, fragment)
+    assert result.stdout == ""
+
+
+def test_help_still_exits_0_with_the_commands(tmp_path: Path):
+    result = subprocess.run(
+        [LEADSCORE, "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 0
+    assert "train" in result.stdout and result.stderr == ""
