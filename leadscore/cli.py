@@ -199,21 +199,22 @@ def _train_from_table(
     json_output: bool,
 ) -> None:
     from leadscore.errors import InputError
-    from training.flat_run import flat_json, flat_summary, train_from_table
+    from training.flat_run import check_table, flat_json, flat_summary, train_checked
 
     if not label:
         raise InputError("--table needs --label COLUMN (the converted-or-not column)")
     settings = get_settings()
-    _configure_tracking(settings)
-    result = train_from_table(
+    seed = settings.seed if seed is None else seed
+    inputs = check_table(
         table,
         label=label,
         id_column=id_column,
         time_column=time_column,
         allow_leaky=allow_leaky,
-        seed=settings.seed if seed is None else seed,
-        progress=progress,
+        seed=seed,
     )
+    _configure_tracking(settings)  # only now: a bad file fails before the store says anything
+    result = train_checked(inputs, seed=seed, progress=progress)
     if json_output:
         emit_json(flat_json(result))
     else:

@@ -151,6 +151,45 @@ def _params(
     }
 
 
+@dataclass(frozen=True)
+class FlatInputs:
+    """A flat export that passed every input check, ready to train on (nothing logged yet)."""
+
+    path: Path
+    label: str
+    frame: pd.DataFrame
+    plan: ColumnPlan
+    rows: pd.DataFrame
+    y: np.ndarray
+    set_aside: dict[str, int]
+    leaks: list[Leak]
+    allowed: list[Leak]
+    split: FlatSplit
+    started: float  # when the checks began (the run's time counts them)
+
+
+def check_table(
+    path: Path | str,
+    *,
+    label: str,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    allow_leaky: Iterable[str] = (),
+    seed: int = 7,
+) -> FlatInputs:
+    """Read a CRM export and run every input check (columns, rows, leaks, split), without side
+    effects, so a bad file fails before MLflow's store is touched. Raises ``InputError``."""
+    started = time.perf_counter()
+    path = Path(path)
+    frame = read_flat_table(path)
+    plan = infer_columns(frame, label, id_column, time_column)
+    rows, y, set_aside = usable_rows(frame, plan)
+    leaks = find_leaky_columns(rows, label, plan, seed=seed)
+    allowed = refuse_leaks(leaks, tuple(allow_leaky), list(frame.columns), label)
+    split = split_rows(rows, y, plan, seed=seed)
+    return FlatInputs(path, label, frame, plan, rows, y, set_aside, leaks, allowed, split, started)
+
+
 def train_from_table(
     path: Path | str,
     *,
@@ -164,24 +203,35 @@ def train_from_table(
 ) -> FlatResult:
     """Train, evaluate, log and register a model from one CRM export; the caller has already
     pointed MLflow at its store (``tracking.configure``). Bad input raises ``InputError``."""
-    started = time.perf_counter()
+    inputs = check_table(
+        path,
+        label=label,
+        id_column=id_column,
+        time_column=time_column,
+        allow_leaky=allow_leaky,
+        seed=seed,
+    )
+    return train_checked(inputs, seed=seed, model_params=model_params, progress=progress)
+
+
+def train_checked(
+    inputs: FlatInputs,
+    *,
+    seed: int = 7,
+    model_params: dict | None = None,
+    progress: Progress | None = None,
+) -> FlatResult:
+    """``train_from_table`` after ``check_table``: progress, training and logging."""
     say = progress or (lambda _: None)
-    path = Path(path)
-    allow_leaky = tuple(allow_leaky)
-    frame = read_flat_table(path)
-    plan = infer_columns(frame, label, id_column, time_column)
-    rows, y, set_aside = usable_rows(frame, plan)
-    leaks = find_leaky_columns(rows, label, plan, seed=seed)
-    allowed = refuse_leaks(leaks, allow_leaky, list(frame.columns), label)
-    split = split_rows(rows, y, plan, seed=seed)
-    # every input check has passed: from here on, progress and side effects
+    path, label, plan, rows, y = inputs.path, inputs.label, inputs.plan, inputs.rows, inputs.y
+    frame, split, allowed = inputs.frame, inputs.split, inputs.allowed
     say(
         f"[{path.name}] {len(frame):,} rows, {len(rows):,} usable; {len(plan.features)} feature "
         f"columns, {len(plan.dropped)} dropped"
     )
     for name, reason in plan.dropped.items():
         say(f"  dropped {name}: {reason}")
-    for reason, count in set_aside.items():
+    for reason, count in inputs.set_aside.items():
         if count:
             say(f"  set aside {count:,} rows: {reason}")
     for leak in allowed:
@@ -211,7 +261,7 @@ def train_from_table(
     row_counts = {
         "read": len(frame),
         "used": len(rows),
-        **{f"set_aside.{k.replace(' ', '_')}": v for k, v in set_aside.items()},
+        **{f"set_aside.{k.replace(' ', '_')}": v for k, v in inputs.set_aside.items()},
     }
     params = _params(path, plan, row_counts, allowed, split, model, seed)
     model_name = flat_model_name(label)
@@ -225,7 +275,10 @@ def train_from_table(
         figures=figures,
         documents={
             "column_plan": plan.to_dict(),
-            "leaks": {"allowed": [vars(x) for x in allowed], "found": [vars(x) for x in leaks]},
+            "leaks": {
+                "allowed": [vars(x) for x in allowed],
+                "found": [vars(x) for x in inputs.leaks],
+            },
             "rows": row_counts,
             "calibration": model.calibration_,
             "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
@@ -249,7 +302,7 @@ def train_from_table(
         version=version,
         run_id=run_id,
         is_champion=is_champion,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - inputs.started,
     )
 
 

@@ -11,18 +11,13 @@ from pathlib import Path
 LEADSCORE = str(Path(sys.executable).parent / "leadscore")
 
 
-def error_lines(result: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
-
-
-def assert_one_line_error(
-    result: subprocess.CompletedProcess, *fragments: str, alone: bool = True
-) -> None:
-    """Exit 2, no traceback, one ``error:`` line naming each fragment. ``alone``: nothing else
-    on stderr; without it, other lines (MLflow creating a fresh store logs INFO) may precede."""
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit 2, no traceback, and nothing on stderr but one ``error:`` line naming each
+    fragment."""
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines() if alone else error_lines(result)
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0]

@@ -67,7 +67,7 @@ def test_leaky_column_exits_2_naming_it(tmp_path: Path) -> None:
     table["stage"] = np.where(table["converted"] == 1, "Won", "Lost")
     path = write_csv(table, tmp_path)
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
-    assert_one_line_error(result, "stage", "--allow-leaky", alone=False)
+    assert_one_line_error(result, "stage", "--allow-leaky")
 
 
 @pytest.mark.slow
@@ -84,11 +84,11 @@ def test_allowed_leaky_column_is_used(tmp_path: Path) -> None:
 def test_missing_label_column_exits_2_naming_it(tmp_path: Path) -> None:
     path = write_csv(make_table(n=200), tmp_path)
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "is_won")
-    assert_one_line_error(result, "is_won", alone=False)
+    assert_one_line_error(result, "is_won")
 
 
 def test_unreadable_file_exits_2_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "export.parquet"
     path.write_bytes(b"\x00\x01 definitely not parquet")
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
-    assert_one_line_error(result, "export.parquet", alone=False)
+    assert_one_line_error(result, "export.parquet")
