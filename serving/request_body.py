@@ -55,7 +55,7 @@ def _problems(error: ValidationError) -> list[dict]:
     ]
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
     """FastAPI's rule for parsing a body as JSON: application/json or application/*+json."""
     main, _, sub = (content_type or "").partition(";")[0].strip().lower().partition("/")
     return main == "application" and (sub == "json" or sub.endswith("+json"))
@@ -63,7 +63,7 @@ def _is_json(content_type: str | None) -> bool:
 
 def _valid_leads(body: bytes, content_type: str | None) -> list[ScoreRequest] | None:
     """All leads of a batch with no problem at all, or None (then ``_batch`` says what)."""
-    if not _is_json(content_type):
+    if not is_json(content_type):
         return None
     try:
         return ValidBatch.model_validate_json(body).leads
@@ -80,7 +80,7 @@ def _batch(body: bytes, content_type: str | None) -> BatchRequest:
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
     data: Any = body  # not declared as JSON: fails validation below, as in FastAPI
-    if _is_json(content_type):
+    if is_json(content_type):
         try:
             data = json.loads(body)
         except json.JSONDecodeError as error:

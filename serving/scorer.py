@@ -138,9 +138,28 @@ def score_requests(
         }
         for request in requests
     ]
-    # one cut per pass, shared by the features, the rules and the stages; rows are positions
-    # in the pass, so two requests for the same CRM lead never mix their histories
-    visible = visible_of(payloads)
+    # rows are positions in the pass, so two requests for the same CRM lead never mix
+    return score_visible(
+        models,
+        visible_of(payloads),
+        [request.lead.lead_id for request in requests],
+        [payload["as_of"] for payload in payloads],
+        reasons=reasons,
+        top=top,
+    )
+
+
+def score_visible(
+    models: Models,
+    visible: VisibleHistory,
+    lead_ids: Sequence[int | str],
+    as_of: Sequence[datetime],
+    *,
+    reasons: Sequence[bool],
+    top: int,
+) -> list[dict]:
+    """``score_requests`` from leads already cut at their ``as_of`` (aware UTC datetimes): the
+    one cut is shared by the features, the rules and the stages."""
     n = visible.n
     features = feature_columns(visible)
     rule_points, totals = score_rules(models.rules, visible)
@@ -151,8 +170,8 @@ def score_requests(
     threshold = float(models.rules.threshold)
     out = [
         {
-            "lead_id": request.lead.lead_id,
-            "as_of": payload["as_of"].isoformat(),  # a UTC datetime
+            "lead_id": lead_id,
+            "as_of": when.isoformat(),
             "stage": "lost" if is_lost else _STAGE_OF_RANK[rank],
             "priority": "closed",
             "hand_set": {
@@ -162,9 +181,9 @@ def score_requests(
                 "points_per_rule": dict(zip(rule_names, points, strict=True)),
             },
         }
-        for request, payload, points, total, rank, is_lost in zip(
-            requests,
-            payloads,
+        for lead_id, when, points, total, rank, is_lost in zip(
+            lead_ids,
+            as_of,
             rule_points.tolist(),
             totals.tolist(),
             reached_list,

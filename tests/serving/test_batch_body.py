@@ -174,6 +174,8 @@ def test_scorer_gets_plain_utc_history_from_both_paths(client, lead_request, mon
         raise RuntimeError("captured")
 
     monkeypatch.setattr("serving.routes.score_requests", capture)
+    # the column-wise reader (tests/serving/test_batch_columns.py) would take the valid batch
+    monkeypatch.setattr("serving.routes.read_valid_batch", lambda *args, **kwargs: None)
     lead = copy.deepcopy(lead_request)
     first = lead["touches"][0]
     at = datetime.fromisoformat(first["occurred_at"]).replace(tzinfo=UTC)

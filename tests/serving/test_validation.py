@@ -157,7 +157,8 @@ def test_unexpected_error_is_a_json_500_without_internals(
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr("serving.routes.score_requests", broken)
+    for scorer in ("score_requests", "score_visible"):  # either path a batch may take
+        monkeypatch.setattr(f"serving.routes.{scorer}", broken)
     response = client.post("/v1/score/batch", json={"leads": [lead_request]})
     assert response.status_code == 500
     assert response.json() == {
