@@ -1,22 +1,21 @@
 """Reading score requests beyond what the schema says: the per-lead touch limit and batch bodies.
 
-A batch is read from its bytes: a batch of valid leads is validated in one pass of pydantic's
-JSON mode (no ``json.loads``, no dict per lead on the way); only a batch with a problem is
-parsed as FastAPI would and checked lead by lead, so each invalid lead is reported in its own
-slot with the schema's own messages while the others are still scored.
+A batch body is parsed as FastAPI would parse a declared body and checked lead by lead, so each
+invalid lead is reported in its own slot with the schema's own messages while the others are
+still scored. (A batch with nothing wrong rarely gets here: ``serving.batch_columns`` reads it
+column-wise first.)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from serving.schemas import BatchRequest, ScoreRequest, ValidBatch
+from serving.schemas import BatchRequest, ScoreRequest
 
 
 def check_touches(request: ScoreRequest, cap: int, loc: tuple) -> None:
@@ -61,16 +60,6 @@ def is_json(content_type: str | None) -> bool:
     return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
-def _valid_leads(body: bytes, content_type: str | None) -> list[ScoreRequest] | None:
-    """All leads of a batch with no problem at all, or None (then ``_batch`` says what)."""
-    if not is_json(content_type):
-        return None
-    try:
-        return ValidBatch.model_validate_json(body).leads
-    except ValidationError:
-        return None
-
-
 def _batch(body: bytes, content_type: str | None) -> BatchRequest:
     """The body as FastAPI would hand a declared ``BatchRequest`` parameter to the endpoint, with
     its errors: 422 for no body, a body that is not JSON or not a batch; 400 for bytes that are
@@ -110,9 +99,7 @@ def read_batch(
     """(valid leads with their positions, one result slot per lead): an invalid lead's slot
     holds its errors (422 shape, located in the body), a valid one's result is to be filled.
     A body that is not a batch at all, or too many leads, raises the request's 422 (or 400)."""
-    leads: Sequence[ScoreRequest | dict[str, Any]] | None = _valid_leads(body, content_type)
-    if leads is None:
-        leads = _batch(body, content_type).leads
+    leads = _batch(body, content_type).leads
     if len(leads) > max_leads:
         raise RequestValidationError(
             [
@@ -129,7 +116,7 @@ def read_batch(
     items: list[dict] = []
     for index, raw in enumerate(leads):
         try:
-            lead = raw if isinstance(raw, ScoreRequest) else ScoreRequest.model_validate(raw)
+            lead = ScoreRequest.model_validate(raw)
             check_touches(lead, max_touches, ())
         except ValidationError as error:
             problems = _problems(error)

@@ -289,17 +289,6 @@ class BatchRequest(BaseModel):
     )
 
 
-class ValidBatch(BaseModel):
-    """A batch in which every lead is valid: what /v1/score/batch checks first, in one pass of
-    pydantic's JSON mode over the body bytes (no ``json.loads``, no dict per lead on the way).
-    Any problem sends the body down the documented path (``BatchRequest``, then one lead at a
-    time), which reports each invalid lead in its own slot."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    leads: list[ScoreRequest] = Field(min_length=1)
-
-
 # -- responses --------------------------------------------------------------------------------
 
 

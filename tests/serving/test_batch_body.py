@@ -1,6 +1,6 @@
-"""/v1/score/batch reads its body itself: a batch of valid leads is validated in one pass over
-the JSON bytes, anything else goes down the per-lead path. Both give the same answers, each
-invalid lead is reported in its slot, and a broken body gets the documented 400/422."""
+"""/v1/score/batch reads its body itself: a batch of valid leads is read column-wise, anything
+else goes down the per-lead path. Both give the same answers, each invalid lead is reported in
+its slot, and a broken body gets the documented 400/422."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _broken(lead_request: dict) -> list[tuple[dict, list]]:
     return broken
 
 
-def test_valid_batch_takes_one_pass_and_matches_single_scoring(
+def test_valid_batch_is_read_column_wise_and_matches_single_scoring(
     client, lead_request, per_lead_calls
 ):
     leads = _variants(lead_request, 5)
@@ -81,7 +81,7 @@ def test_valid_batch_takes_one_pass_and_matches_single_scoring(
     assert [item["result"] for item in body["results"]] == singles
 
 
-def test_one_pass_and_per_lead_path_give_the_same_answers(
+def test_column_wise_and_per_lead_path_give_the_same_answers(
     client, lead_request, per_lead_calls, monkeypatch
 ):
     leads = _variants(lead_request, 4)
@@ -92,11 +92,11 @@ def test_one_pass_and_per_lead_path_give_the_same_answers(
         {"leads": []},
         {"leads": leads, "extra": 1},
     ]
-    one_pass = [client.post("/v1/score/batch", json=batch) for batch in batches]
+    columns = [client.post("/v1/score/batch", json=batch) for batch in batches]
     assert len(per_lead_calls) == len(batches) - 1  # every batch but the first has a problem
-    monkeypatch.setattr("serving.request_body._valid_leads", lambda body, content_type: None)
+    monkeypatch.setattr("serving.routes.read_valid_batch", lambda *args, **kwargs: None)
     per_lead = [client.post("/v1/score/batch", json=batch) for batch in batches]
-    for fast, slow in zip(one_pass, per_lead, strict=True):
+    for fast, slow in zip(columns, per_lead, strict=True):
         assert (fast.status_code, fast.json()) == (slow.status_code, slow.json())
 
 
@@ -184,7 +184,7 @@ def test_scorer_gets_plain_utc_history_from_both_paths(client, lead_request, mon
         "channel": first["channel"],
         "action": first["action"],
     }
-    for leads in ([lead], [lead, {"lead": None}]):  # one pass; per lead
+    for leads in ([lead], [lead, {"lead": None}]):  # valid; with a broken lead
         with pytest.raises(RuntimeError, match="captured"):
             client.post("/v1/score/batch", json={"leads": leads})
     assert len(seen) == 2

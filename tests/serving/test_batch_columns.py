@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from serving.batch_columns import read_valid_batch
-from serving.schemas import ValidBatch
+from serving.request_body import read_batch
 from serving.scorer import score_requests, score_visible
 from tests.serving.conftest import request_of
 from tests.serving.test_batch_body import _broken
@@ -35,12 +36,14 @@ def by_columns(models, body: bytes) -> list[dict] | None:
 
 
 def by_schema(models, body: bytes) -> list[dict] | None:
+    """The per-lead path's results, or None if it finds any lead (or the body) invalid."""
     try:
-        leads = ValidBatch.model_validate_json(body).leads
-    except ValidationError:
+        valid, items = read_batch(body, "application/json", max_leads=1000, max_touches=MAX_TOUCHES)
+    except (RequestValidationError, HTTPException):
         return None
-    if any(len(lead.touches) > MAX_TOUCHES for lead in leads):
+    if len(valid) < len(items):
         return None
+    leads = [lead for _, lead in valid]
     return score_requests(models, leads, now=NOW, reasons=[True] * len(leads), top=3)
 
 
