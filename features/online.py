@@ -109,8 +109,8 @@ def _events(
 def visible_of(payloads: Sequence[Mapping[str, Any]]) -> VisibleHistory:
     """Requests' records (``lead``, ``touches``, ``stage_changes``, ``as_of``) cut at their
     ``as_of`` straight into the arrays features and rules read: the same cut and dtypes as
-    ``visible_history(points, *lead_histories_of(payloads))`` (a test pins it), without the
-    frames in between, which cost an online pass more than everything else together."""
+    ``visible_history`` of the tables ``lead_histories_of(payloads)`` makes (a test pins it),
+    without the frames in between, which cost an online pass more than everything else."""
     as_of_ns = as_ns(_as_of_column([payload["as_of"] for payload in payloads]))
     touch_records, touch_rows = _events(payloads, "touches")
     touches = _typed("touches", touch_records, skip="lead_id")
