@@ -58,7 +58,7 @@ def _codes(column: Column, values: list[Any]) -> np.ndarray:
     return np.array([codes.get(v, -1) for v in values], dtype=np.int8)
 
 
-def _array(column: Column, values: list[Any]) -> Any:
+def typed_array(column: Column, values: list[Any]) -> Any:
     """One column's values -> an array with the contract's in-memory dtype, typed in one step
     (no intermediate object frame and ``astype`` per column)."""
     dtype = dtype_of(column)
@@ -93,7 +93,9 @@ def _typed(table: str, records: Sequence[Mapping[str, Any]], skip: str = "") -> 
     """The contract columns of ``table`` (but ``skip``) from records, column by column, in
     the contract's dtypes; a key a record lacks is missing, as in a records frame."""
     return {
-        c.name: _array(c, [r.get(c.name) for r in records]) for c in TABLES[table] if c.name != skip
+        c.name: typed_array(c, [r.get(c.name) for r in records])
+        for c in TABLES[table]
+        if c.name != skip
     }
 
 
@@ -143,7 +145,7 @@ def lead_histories_of(
     tables = {}
     for table in ("touches", "stage_changes"):
         records, rows = _events(payloads, table)
-        lead_id = _array(TABLES[table][0], [lead_ids[i] for i in rows])
+        lead_id = typed_array(TABLES[table][0], [lead_ids[i] for i in rows])
         tables[table] = pd.DataFrame({"lead_id": lead_id, **_typed(table, records, skip="lead_id")})
     history = LeadHistory(
         leads=pd.DataFrame(_typed("leads", [payload["lead"] for payload in payloads])),

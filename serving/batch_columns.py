@@ -40,7 +40,7 @@ from features.contract import (
     TABLES,
     TOUCH_VOCABULARIES,
 )
-from features.online import _array
+from features.online import typed_array
 from features.window import VisibleHistory, VisibleStages, VisibleTouches, strictly_before
 from serving.schemas import CLOCK_SKEW
 
@@ -325,5 +325,5 @@ def _lead_columns(lead: pa.StructArray, created_us: np.ndarray) -> dict[str, obj
     columns: dict[str, object] = {"created_at": (created_us * 1000).view("datetime64[ns]")}
     for column in TABLES["leads"]:
         if column.name not in ("lead_id", "created_at"):
-            columns[column.name] = _array(column, lead.field(column.name).to_pylist())
+            columns[column.name] = typed_array(column, lead.field(column.name).to_pylist())
     return columns
