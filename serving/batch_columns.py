@@ -27,34 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from features.contract import (
-    DEPARTMENTS,
-    EMAIL_DOMAIN_TYPES,
-    INDUSTRIES,
-    JOB_LEVELS,
-    LEAD_CATEGORIES,
-    LEAD_TYPES,
-    SOURCES,
-    STAGE_RANK,
-    STAGES,
-    TABLES,
-    TOUCH_VOCABULARIES,
-)
+from features.contract import LEADS_COLUMNS, STAGE_RANK, STAGES, TABLES, TOUCH_VOCABULARIES
 from features.online import typed_array
 from features.window import VisibleHistory, VisibleStages, VisibleTouches, strictly_before
 from serving.schemas import CLOCK_SKEW
 
-_VOCABULARIES = {
-    "lead_type": LEAD_TYPES,
-    "source": SOURCES,
-    "lead_category": LEAD_CATEGORIES,
-    "industry": INDUSTRIES,
-    "job_level": JOB_LEVELS,
-    "department": DEPARTMENTS,
-    "email_domain_type": EMAIL_DOMAIN_TYPES,
-}
+# the lead attributes with a closed vocabulary (the schema's enums come from the same place)
+_VOCABULARIES = {c.name: c.allowed for c in LEADS_COLUMNS if c.kind == "category" and c.allowed}
 _REQUIRED_LEAD = ("lead_id", "created_at", "lead_type")
-_TEXT = ("country",)
 # what this path reads as a timestamp: ISO 8601 with seconds, up to microseconds, Z or an
 # offset or no zone (UTC); pydantic reads all of these the same way, and more (those go the
 # schema's way)
