@@ -100,12 +100,11 @@ class VisibleHistory:
         return self
 
 
-def codes_of(values: pd.Series | pd.api.extensions.ExtensionArray, vocabulary: tuple) -> np.ndarray:
+def _codes_in(values: pd.api.extensions.ExtensionArray, vocabulary: tuple) -> np.ndarray:
     """Positions of the values in ``vocabulary`` (-1: missing or unknown); a contract-typed
     column already holds them as its categorical codes."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.CategoricalDtype) and tuple(dtype.categories) == vocabulary:
-        return np.asarray(values.codes if hasattr(values, "codes") else values.cat.codes)
+    if isinstance(values, pd.Categorical) and tuple(values.categories) == vocabulary:
+        return np.asarray(values.codes)
     return pd.Categorical(values, categories=vocabulary).codes
 
 
@@ -120,7 +119,7 @@ def visible_history(points: pd.DataFrame, history: LeadHistory | VisibleHistory)
     row, taken, age_ns = _visible_positions(lead_ids, as_of_ns, touches, "occurred_at")
     n_touches = len(taken)
     codes = {
-        field: codes_of(touches[field].array.take(taken), vocabulary)
+        field: _codes_in(touches[field].array.take(taken), vocabulary)
         if field in touches.columns
         else np.full(n_touches, -1, dtype=np.int8)
         for field, vocabulary in TOUCH_VOCABULARIES.items()
@@ -147,7 +146,7 @@ def visible_history(points: pd.DataFrame, history: LeadHistory | VisibleHistory)
         stages=VisibleStages(
             row=stage_row,
             age_ns=stage_age,
-            stage=codes_of(stage_changes["stage"].array.take(stage_taken), STAGES),
+            stage=_codes_in(stage_changes["stage"].array.take(stage_taken), STAGES),
         ),
     )
 
