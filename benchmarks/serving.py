@@ -222,20 +222,13 @@ def batch_breakdown(store: Path, body: str) -> None:
 
     from leadscore.settings import Settings
     from serving.batch_columns import read_valid_batch
-    from serving.loading import load_models
+    from serving.loading import load_for
     from serving.request_body import read_batch
     from serving.scorer import score_visible
 
     os.chdir(store)  # the settings' default store paths are relative to it
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # as for the API's process above
-    settings = Settings()
-    models = load_models(
-        tracking_uri=settings.mlflow_tracking_uri,
-        artifacts_dir=settings.mlflow_artifacts_dir,
-        experiment=settings.experiment,
-        alias=settings.model_alias,
-        model_dir=None,
-    )
+    models = load_for(Settings())
     raw = body.encode()
     now = datetime.now(UTC)
 

@@ -33,7 +33,7 @@ from leadscore.settings import Settings, get_settings
 from serving import routes
 from serving.batching import Job, ScoringQueue
 from serving.deps import require_api_key
-from serving.loading import Models, ModelSlot, load_models
+from serving.loading import ModelSlot, load_for
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.schemas import ErrorOut
 from serving.scorer import score_requests
@@ -44,16 +44,6 @@ DESCRIPTION = """Lead-conversion scores for CRMs: send a lead's history (attribu
 stage changes), get the calibrated probabilities of MQL -> SQL and SQL -> won, the hand-set
 rule score with its points per rule, a priority tier and the reasons in words.
 See docs/api.md for curl examples, stage semantics and tiers."""
-
-
-def _load(settings: Settings) -> Models:
-    return load_models(
-        tracking_uri=settings.mlflow_tracking_uri,
-        artifacts_dir=settings.mlflow_artifacts_dir,
-        experiment=settings.experiment,
-        alias=settings.model_alias,
-        model_dir=settings.model_dir,
-    )
 
 
 def _weights_file_reader(path: Path) -> Callable[[], dict | None]:
@@ -121,7 +111,7 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 def create_app(settings: Settings) -> FastAPI:
     """The API for ``settings``; models load in the lifespan (``ModelNotFoundError`` if none)."""
-    slot = ModelSlot(partial(_load, settings))
+    slot = ModelSlot(partial(load_for, settings))
     metrics = ServiceMetrics()
 
     def run_pass(jobs: Sequence[Job]) -> list[dict]:
@@ -192,7 +182,7 @@ def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = Tru
     shares.
     """
     settings = get_settings()
-    _load(settings)
+    load_for(settings)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leadscore-metrics-")
     uvicorn.run(

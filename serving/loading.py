@@ -20,6 +20,7 @@ from pathlib import Path
 import joblib
 
 from leadscore.errors import ModelNotFoundError
+from leadscore.settings import Settings
 from serving.reasons import ReasonWriter
 from serving.scorer import TRANSITIONS, inputs_key
 from training import tracking
@@ -112,6 +113,17 @@ def _from_folder(transition: str, folder: Path) -> ServedModel:
     if not isinstance(bundle, ScoringBundle) or bundle.transition != transition:
         raise ModelNotFoundError(f"{path} is not a {transition} scoring bundle")
     return _served(bundle, version=None, alias=None, source=str(path.parent))
+
+
+def load_for(settings: Settings) -> Models:
+    """``load_models`` with what ``settings`` name: the models the service serves."""
+    return load_models(
+        tracking_uri=settings.mlflow_tracking_uri,
+        artifacts_dir=settings.mlflow_artifacts_dir,
+        experiment=settings.experiment,
+        alias=settings.model_alias,
+        model_dir=settings.model_dir,
+    )
 
 
 def load_models(

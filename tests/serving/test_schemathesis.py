@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from leadscore.settings import Settings
-from serving.app import _load, create_app
+from serving.app import create_app
+from serving.loading import load_for
 
 EXAMPLES_PER_OPERATION = 25
 app = create_app(Settings(api_key=None, model_dir=None))
@@ -24,7 +25,7 @@ schema.app = app  # calls go to the ASGI app, as from_asgi arranges
 
 @pytest.fixture(autouse=True)
 def models_loaded(registry, no_tracking_env):
-    app.state.models.load = lambda: _load(registry)
+    app.state.models.load = lambda: load_for(registry)
     app.state.models.start()  # what the lifespan does; schemathesis calls the ASGI app directly
 
 
