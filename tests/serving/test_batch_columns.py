@@ -99,6 +99,11 @@ def test_real_leads_read_column_wise_score_exactly_as_through_the_schema(models,
         columns = by_columns(models, body)
         assert columns is not None, ids  # compact and pretty-printed bodies alike
         assert columns == by_schema(models, body)
+    mixed = copy.deepcopy(real_leads[:2])
+    mixed[1]["lead"]["lead_id"] = "CRM-2"  # valid, but not one column type: the schema's way
+    body = json.dumps({"leads": mixed}).encode()
+    assert by_columns(models, body) is None
+    assert by_schema(models, body) is not None
 
 
 def test_every_invalid_lead_is_left_to_the_schema(models, lead_request):
