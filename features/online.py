@@ -58,6 +58,11 @@ def _codes(column: Column, values: list[Any]) -> np.ndarray:
     return np.array([codes.get(v, -1) for v in values], dtype=np.int8)
 
 
+def category_array(column: Column, codes: np.ndarray) -> pd.Categorical:
+    """A closed-vocabulary column from its codes in the contract's order (-1: missing)."""
+    return pd.Categorical.from_codes(codes, dtype=dtype_of(column), validate=False)
+
+
 def typed_array(column: Column, values: list[Any]) -> Any:
     """One column's values -> an array with the contract's in-memory dtype, typed in one step
     (no intermediate object frame and ``astype`` per column)."""
@@ -65,7 +70,7 @@ def typed_array(column: Column, values: list[Any]) -> Any:
     if column.kind == "timestamp":
         return _timestamps(values)
     if isinstance(dtype, pd.CategoricalDtype):
-        return pd.Categorical.from_codes(_codes(column, values), dtype=dtype, validate=False)
+        return category_array(column, _codes(column, values))
     if dtype is None:  # ids keep the type they came with
         return pd.Series(values, dtype=None if values else object).array
     if dtype == "float64":
