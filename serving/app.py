@@ -8,6 +8,7 @@ internals (the traceback goes to the server log only).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -109,8 +110,15 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=500)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API for ``settings``; models load in the lifespan (``ModelNotFoundError`` if none)."""
+def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
+    """The API for ``settings``; models load in the lifespan (``ModelNotFoundError`` if none).
+
+    ``freeze_heap`` (server workers): after loading, the objects alive then (libraries and
+    models, some 400,000) leave the garbage collector's sight (``gc.freeze``). A 1,000-lead
+    batch keeps enough objects alive for a while to set off full collections, which otherwise
+    walk all of them: 8-11 ms of each batch. Tests build many apps and skip the collection
+    before the freeze.
+    """
     slot = ModelSlot(partial(load_for, settings))
     metrics = ServiceMetrics()
 
@@ -128,6 +136,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         models = slot.start()  # raises ModelNotFoundError: the server does not start
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         metrics.show_models(
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
@@ -169,7 +180,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """uvicorn's factory: each worker process builds the app from the environment."""
-    return create_app(get_settings())
+    return create_app(get_settings(), freeze_heap=True)
 
 
 def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
