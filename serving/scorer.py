@@ -23,8 +23,8 @@ entered the transition's entry stage at ``as_of`` (the models are trained at tha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Hashable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,21 +102,70 @@ def transition_status(transition: str, reached: int, lost: bool) -> str:
     return "hypothetical" if reached >= STAGE_RANK["mql"] else "not_reached"
 
 
-# every (transition, stage rank reached, lost) a lead can be in, looked up once per lead
-_STATUS = {
-    (transition, rank, lost): transition_status(transition, rank, lost)
+def _status_parts(transition: str, rank: int, lost: bool) -> tuple[str, str, bool]:
+    """A transition's status for one state, its note, and whether it gets a probability."""
+    status = transition_status(transition, rank, lost)
+    return status, _NOTES[transition, status], status in ("open", "hypothetical")
+
+
+# every (stage rank reached, lost) a lead can be in, looked up once per lead: its stage, and per
+# transition its status, that status's note and whether the transition gets a probability
+_STATES = [(rank, lost) for rank in sorted(set(STAGE_RANK.values())) for lost in (False, True)]
+_STAGE_OF_STATE = {(rank, lost): "lost" if lost else _STAGE_OF_RANK[rank] for rank, lost in _STATES}
+_STATUS_OF_STATE = {
+    transition: {(rank, lost): _status_parts(transition, rank, lost) for rank, lost in _STATES}
     for transition in TRANSITIONS
-    for rank in set(STAGE_RANK.values())
-    for lost in (False, True)
 }
+
+
+def _base_rate(base_rate: float | None) -> float:
+    """The base rate priorities are measured against (0.5 when the model has none)."""
+    return base_rate if base_rate and base_rate > 0 else 0.5
 
 
 def priority(p: float | None, base_rate: float | None) -> str:
     """hot / warm / cold by the probability's lift over the transition's base rate."""
     if p is None:
         return "closed"
-    base = base_rate if base_rate and base_rate > 0 else 0.5
+    base = _base_rate(base_rate)
     return "hot" if p >= HOT_LIFT * base else "warm" if p >= WARM_LIFT * base else "cold"
+
+
+def _priorities(
+    reached: np.ndarray,
+    lost: np.ndarray,
+    probabilities: dict[str, np.ndarray],
+    base_rates: dict[str, float | None],
+) -> list[str]:
+    """``priority`` of each lead's active transition (SQL to won from SQL, else MQL to SQL), on
+    arrays: a Python call per lead cost more than the rest of its row. Lost and won leads are
+    ``closed``; every other lead's active transition is open or hypothetical, so it has its
+    probability."""
+    at_sql = reached == STAGE_RANK["sql"]
+    p = np.where(at_sql, probabilities["sql_to_won"], probabilities["mql_to_sql"])
+    base = np.where(
+        at_sql, _base_rate(base_rates["sql_to_won"]), _base_rate(base_rates["mql_to_sql"])
+    )
+    closed = lost | (reached >= STAGE_RANK["won"])
+    labels = np.select(
+        [closed, p >= HOT_LIFT * base, p >= WARM_LIFT * base], ["closed", "hot", "warm"], "cold"
+    )
+    return labels.tolist()
+
+
+def _isoformats(as_of: Sequence[datetime]) -> list[str]:
+    """``when.isoformat()`` of each lead, formatted once per distinct time: a batch's leads mostly
+    share one ``as_of``, and formatting each was a good part of a row's cost. Equal times print
+    alike when all are in UTC (as both callers send them); otherwise the key holds the UTC offset
+    as well, since equal instants in different zones print differently."""
+    keys: Sequence[Hashable]
+    if all(when.tzinfo is UTC for when in as_of):
+        keys = as_of
+    else:
+        keys = [(when, when.utcoffset()) for when in as_of]
+    # one time per key (any of them: they all print alike), formatted once
+    text = {key: when.isoformat() for key, when in dict(zip(keys, as_of, strict=True)).items()}
+    return [text[key] for key in keys]
 
 
 def score_requests(
@@ -164,93 +213,97 @@ def score_visible(
     features = feature_columns(visible)
     rule_points, totals = score_rules(models.rules, visible)
     reached, lost = _stages(visible)
+    states = list(zip(reached.tolist(), lost.tolist(), strict=True))
 
-    reached_list, lost_list = reached.tolist(), lost.tolist()
-    rule_names = [rule.name for rule in models.rules.rules]
-    threshold = float(models.rules.threshold)
-    out = [
-        {
-            "lead_id": lead_id,
-            "as_of": when.isoformat(),
-            "stage": "lost" if is_lost else _STAGE_OF_RANK[rank],
-            "priority": "closed",
-            "hand_set": {
-                "points": total,
-                "threshold": threshold,
-                "passes_threshold": total >= threshold,
-                "points_per_rule": dict(zip(rule_names, points, strict=True)),
-            },
-        }
-        for lead_id, when, points, total, rank, is_lost in zip(
-            lead_ids,
-            as_of,
-            rule_points.tolist(),
-            totals.tolist(),
-            reached_list,
-            lost_list,
-            strict=True,
-        )
-    ]
     wants_reasons = np.asarray(reasons, dtype=bool) & (top > 0)
     matrices: dict[tuple, np.ndarray] = {}  # both models usually read the same inputs
+    probabilities: dict[str, np.ndarray] = {}
+    entries: dict[str, list[dict[str, Any]]] = {}
     for transition in TRANSITIONS:
         served = models.by_transition[transition]
         if served.inputs_key not in matrices:
             matrices[served.inputs_key] = served.bundle.model.encode_columns(features, n)
         matrix = matrices[served.inputs_key]
-        _score_transition(
-            served, features, matrix, reached_list, lost_list, wants_reasons, top, out
+        probabilities[transition] = probability(served.bundle.model, matrix)
+        entries[transition] = _transition_entries(
+            served, features, matrix, probabilities[transition], states, wants_reasons, top
         )
     base_rates = {t: models.by_transition[t].base_rate for t in TRANSITIONS}
-    for row, rank, is_lost in zip(out, reached_list, lost_list, strict=True):
-        if not (is_lost or rank >= STAGE_RANK["won"]):
-            active = "sql_to_won" if rank == STAGE_RANK["sql"] else "mql_to_sql"
-            row["priority"] = priority(row[active]["probability"], base_rates[active])
-    return out
+    priorities = _priorities(reached, lost, probabilities, base_rates)
+
+    # each row built whole, in its final key order (one dict literal is cheaper than filling in)
+    rule_names = [rule.name for rule in models.rules.rules]
+    threshold = float(models.rules.threshold)
+    # checked once here: a strict zip per lead costs more than building its points dict
+    if rule_points.shape[1] != len(rule_names):
+        raise ValueError(f"{rule_points.shape[1]} rule point columns for {len(rule_names)} rules")
+    return [
+        {
+            "lead_id": lead_id,
+            "as_of": when,
+            "stage": _STAGE_OF_STATE[state],
+            "priority": lead_priority,
+            "hand_set": {
+                "points": total,
+                "threshold": threshold,
+                "passes_threshold": total >= threshold,
+                "points_per_rule": dict(zip(rule_names, points, strict=False)),
+            },
+            "mql_to_sql": to_sql,
+            "sql_to_won": to_won,
+        }
+        for lead_id, when, state, lead_priority, points, total, to_sql, to_won in zip(
+            lead_ids,
+            _isoformats(as_of),
+            states,
+            priorities,
+            rule_points.tolist(),
+            totals.tolist(),
+            entries["mql_to_sql"],
+            entries["sql_to_won"],
+            strict=True,
+        )
+    ]
 
 
-def _score_transition(
+def _transition_entries(
     served: ServedModel,
     features: Columns,
     matrix: np.ndarray,
-    reached: list[int],
-    lost: list[bool],
+    probabilities: np.ndarray,
+    states: list[tuple[int, bool]],
     wants_reasons: np.ndarray,
     top: int,
-    out: list[dict],
-) -> None:
-    """Fill ``out[i][transition]`` for every lead."""
+) -> list[dict[str, Any]]:
+    """Each lead's entry for ``served.transition``: status, probability (None unless open or
+    hypothetical), note and model, plus the reasons for the leads that want them."""
     transition = served.transition
     model = served.bundle.model
-    p = probability(model, matrix).tolist()
-    status = [
-        _STATUS[transition, rank, is_lost] for rank, is_lost in zip(reached, lost, strict=True)
-    ]
-    scored = [s in ("open", "hypothetical") for s in status]
-    explain = np.flatnonzero(np.array(scored, dtype=bool) & wants_reasons)
-    shap = model.contribution_matrix(matrix[explain])[:, :-1] if len(explain) else None
     ref = {"name": served.name, "version": served.version, "alias": served.alias}
-    explained = {int(i): k for k, i in enumerate(explain)}
+    status_of = _STATUS_OF_STATE[transition]
+    parts = [status_of[state] for state in states]
+    out: list[dict[str, Any]] = [
+        {"status": status, "probability": p if scored else None, "note": note, "model": ref}
+        for (status, note, scored), p in zip(parts, probabilities.tolist(), strict=True)
+    ]
+    scored = np.array([has_p for _, _, has_p in parts], dtype=bool)
+    explain = np.flatnonzero(scored & wants_reasons)
+    if not len(explain):
+        return out
+    shap = model.contribution_matrix(matrix[explain])[:, :-1]
     encoding = model.input_encoding_
     # category values as sent (the matrix holds level positions, NaN for an unseen value)
     raw_levels = {encoding.level_at[name]: features[name] for name in encoding.levels}
-    for i, (row, state, has_p, p_i) in enumerate(zip(out, status, scored, p, strict=True)):
-        entry: dict[str, Any] = {
-            "status": state,
-            "probability": p_i if has_p else None,
-            "note": _NOTES[(transition, state)],
-            "model": ref,
-        }
-        if i in explained:
-            values = matrix[i]
+    for k, i in enumerate(explain.tolist()):
+        values = matrix[i]
 
-            def value_of(j: int, i: int = i, values: np.ndarray = values) -> Any:
-                if j in raw_levels:
-                    value = raw_levels[j][i]
-                    return value if isinstance(value, str) else None  # categories are text
-                return float(values[j])
+        def value_of(j: int, i: int = i, values: np.ndarray = values) -> Any:
+            if j in raw_levels:
+                value = raw_levels[j][i]
+                return value if isinstance(value, str) else None  # categories are text
+            return float(values[j])
 
-            unseen = {j: bool(np.isnan(values[j]) and value_of(j) is not None) for j in raw_levels}
-            up, down = served.reasons.explain(shap[explained[i]], value_of, top, unseen)
-            entry["reasons_up"], entry["reasons_down"] = up, down
-        row[transition] = entry
+        unseen = {j: bool(np.isnan(values[j]) and value_of(j) is not None) for j in raw_levels}
+        up, down = served.reasons.explain(shap[k], value_of, top, unseen)
+        out[i]["reasons_up"], out[i]["reasons_down"] = up, down
+    return out

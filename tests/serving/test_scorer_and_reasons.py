@@ -11,7 +11,7 @@ import pytest
 from features.build import build_features
 from features.definitions import FEATURES_BY_NAME
 from serving.reasons import ReasonWriter, _phrase
-from serving.scorer import inputs_key, priority, probability, transition_status
+from serving.scorer import _priorities, inputs_key, priority, probability, transition_status
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,37 @@ def test_priority_tiers_follow_the_base_rate():
     assert priority(0.3, 0.2) == "warm"
     assert priority(0.1, 0.2) == "cold"
     assert priority(None, 0.2) == "closed"
+
+
+@pytest.mark.parametrize(
+    "base_rates",
+    [{"mql_to_sql": 0.2, "sql_to_won": 0.1}, {"mql_to_sql": None, "sql_to_won": 0.0}],
+)
+def test_batch_priorities_are_priority_lead_by_lead(base_rates):
+    """On arrays, every stage gets what ``priority`` gives its active transition's probability
+    (none when that transition is not open or hypothetical), thresholds and NaN included."""
+    ps = [0.0, 0.1, 0.2, 0.25, 0.4, 0.5, 1.0, math.nan]
+    cases = [
+        (rank, lost, p_sql, p_won)
+        for rank in range(5)
+        for lost in (False, True)
+        for p_sql in ps
+        for p_won in ps
+    ]
+    expected = []
+    for rank, lost, p_sql, p_won in cases:
+        active, p = ("sql_to_won", p_won) if rank == 3 else ("mql_to_sql", p_sql)
+        scored = transition_status(active, rank, lost) in ("open", "hypothetical")
+        closed = lost or rank >= 4
+        expected.append("closed" if closed else priority(p if scored else None, base_rates[active]))
+    columns = list(zip(*cases, strict=True))
+    got = _priorities(
+        np.array(columns[0]),
+        np.array(columns[1]),
+        {"mql_to_sql": np.array(columns[2]), "sql_to_won": np.array(columns[3])},
+        base_rates,
+    )
+    assert got == expected
 
 
 def test_the_api_path_encodes_exactly_what_the_offline_path_encodes(bundles, simulation):
