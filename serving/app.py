@@ -39,6 +39,7 @@ from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.schemas import ErrorOut
 from serving.scorer import score_requests
 from serving.weights_page import weights_router
+from serving.workers import serve_workers
 
 log = logging.getLogger(__name__)
 DESCRIPTION = """Lead-conversion scores for CRMs: send a lead's history (attributes, touches,
@@ -187,23 +188,26 @@ def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = Tru
     """Serve the API with uvicorn until stopped.
 
     Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the
-    CLI exits 1 with "train first"). With several workers each process loads its own copy and
-    ``/metrics`` adds up all of them. uvloop and httptools (``uvicorn[standard]``) instead of
-    asyncio's loop and h11: less time per request in the event loop, which the scoring thread
-    shares.
+    CLI exits 1 with "train first"). With several workers (``serving.workers``: one listening
+    socket each) each process loads its own copy and ``/metrics`` adds up all of them. uvloop
+    and httptools (``uvicorn[standard]``) instead of asyncio's loop and h11: less time per
+    request in the event loop, which the scoring thread shares.
     """
     settings = get_settings()
     load_for(settings)
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    options: dict[str, Any] = {
+        "app": "serving.app:app_from_environment",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": access_log,
+        "log_level": "info",
+    }
+    if workers == 1:
+        uvicorn.run(**options)
+        return
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leadscore-metrics-")
-    uvicorn.run(
-        "serving.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=access_log,
-        log_level="info",
-    )
+    serve_workers(host=host, port=port, workers=workers, options=options)

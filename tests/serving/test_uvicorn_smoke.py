@@ -1,9 +1,11 @@
-"""The one end-to-end check: ``run_server`` starts real uvicorn in a subprocess on a free
-loopback port, and a lead is scored over HTTP; and uvicorn runs on uvloop and httptools."""
+"""End to end: ``run_server`` starts real uvicorn in a subprocess on a free loopback port and a
+lead is scored over HTTP, with one worker and with two (each on a listening socket of its own);
+and uvicorn runs on uvloop and httptools."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import httpx
 import pytest
 
 import serving.app
+from serving.workers import serve_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,8 +27,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
-    port = _free_port()
+def _server_env(registry) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env.update(
         LEADSCORE_MLFLOW_TRACKING_URI=registry.mlflow_tracking_uri,
@@ -33,26 +35,35 @@ def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
         LEADSCORE_EXPERIMENT=registry.experiment,
         PYTHONPATH=str(ROOT),
     )
+    return env
+
+
+def _wait_ready(server: subprocess.Popen, base: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, server.stderr.read().decode()[-2000:]
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"server did not become ready in {seconds:.0f} s"
+        time.sleep(0.2)
+
+
+def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
+    port = _free_port()
     code = f"from serving.app import run_server; run_server(host='127.0.0.1', port={port})"
     server = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=tmp_path,
-        env=env,
+        env=_server_env(registry),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready in 60 s"
-            time.sleep(0.2)
+        _wait_ready(server, base)
         response = httpx.post(f"{base}/v1/score", json=lead_request, timeout=10)
         assert response.status_code == 200
         assert 0 < response.json()["mql_to_sql"]["probability"] < 1
@@ -69,3 +80,83 @@ def test_run_server_uses_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(serving.app.uvicorn, "run", lambda app, **kwargs: options.update(kwargs))
     serving.app.run_server(host="127.0.0.1", port=0)
     assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on ``port`` (IPv4 loopback), from /proc/net/tcp."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":  # 0A: LISTEN
+            inodes.add(fields[9])
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+@pytest.mark.slow
+def test_workers_listen_on_sockets_of_their_own_and_stop_together(registry, lead_request, tmp_path):
+    # uvicorn's shared socket let one worker take every connection a client opened at once;
+    # here each worker has its own socket on the port, and the kernel spreads connections
+    port = _free_port()
+    code = (
+        f"from serving.app import run_server; run_server(host='127.0.0.1', port={port}, workers=2)"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=_server_env(registry),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(server, base)
+        children = [
+            int(p)
+            for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        ]
+        workers = [
+            pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 2
+        # both workers ready: every connection gets an answer, whichever socket it hashes to
+        for _ in range(20):
+            with httpx.Client() as client:
+                assert (
+                    client.post(f"{base}/v1/score", json=lead_request, timeout=30).status_code
+                    == 200
+                )
+        listening = _listening_inodes(port)
+        assert len(listening) == 2
+        assert all(len(_socket_inodes(pid) & listening) == 1 for pid in workers)
+        assert _socket_inodes(server.pid) & listening == set()  # the supervisor accepts nothing
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert server.returncode == 0
+    assert all(
+        not Path(f"/proc/{pid}").exists()
+        or b"Z" in Path(f"/proc/{pid}/stat").read_bytes().split()[2]
+        for pid in workers
+    )
+
+
+@pytest.mark.parametrize("taken_by_workers", [False, True])
+def test_a_port_in_use_fails_before_any_worker_starts(taken_by_workers):
+    # another server's workers share their port among themselves, never with a second server
+    with socket.socket() as taken:
+        if taken_by_workers:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match="in use"):
+            serve_workers(host="127.0.0.1", port=port, workers=2, options={})
