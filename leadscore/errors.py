@@ -43,3 +43,9 @@ class ModelNotFoundError(LeadscoreError):
 
     http_status = 503
     exit_code = 1
+
+
+class ContentTooLargeError(InputError):
+    """A request body over the API's size limit (HTTP 413)."""
+
+    http_status = 413

@@ -33,6 +33,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.settings import Settings, get_settings
 from serving import routes
 from serving.batching import Job, ScoringQueue
+from serving.body_limit import BodyLimit
 from serving.deps import require_api_key
 from serving.loading import ModelSlot, load_for
 from serving.metrics import MetricsMiddleware, ServiceMetrics
@@ -160,7 +161,8 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     app.state.models = slot
     app.state.metrics = metrics
     app.state.queue = ScoringQueue(run_pass, max_leads=settings.max_batch_leads)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(LeadscoreError, _leadscore_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

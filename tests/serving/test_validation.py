@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pandas as pd
 import pytest
@@ -147,6 +148,28 @@ def test_oversized_batch_gets_422(registry, make_client, lead_request):
     response = client.post("/v1/score/batch", json={"leads": [lead_request] * 3})
     assert _loc(response) == ["body", "leads"]
     assert "at most 2 leads" in response.json()["detail"][0]["msg"]
+
+
+def test_a_body_over_the_size_limit_gets_413_before_it_is_read(registry, make_client, lead_request):
+    client = make_client(registry.model_copy(update={"max_request_bytes": 4096}))
+    batch = json.dumps({"leads": [lead_request] * 20}).encode()
+    for path, body in (("/v1/score/batch", batch), ("/v1/score", b" " * 5000 + b"{}")):
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.json()["error"] == "content_too_large"
+        assert f"{len(body):,} bytes" in response.json()["detail"]
+        assert "LEADSCORE_MAX_REQUEST_BYTES" in response.json()["detail"]
+    # a body sent without its length (chunked) is stopped where it passes the limit
+    response = client.post(
+        "/v1/score/batch",
+        content=(batch[i : i + 1000] for i in range(0, len(batch), 1000)),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "content_too_large"
+    # under the limit, nothing changes
+    small = client.post("/v1/score/batch", json={"leads": [lead_request]})
+    assert small.status_code == 200
 
 
 def test_unexpected_error_is_a_json_500_without_internals(
