@@ -105,9 +105,8 @@ async def score_batch(
             _score_valid_batch, scoring.models, body, settings, now=now, explain=explain
         )
         if results is not None:
-            scoring.metrics.observe_results("score_batch", results, invalid=0)
             items = [{"index": i, "result": r, "error": None} for i, r in enumerate(results)]
-            return _json({"scored": len(results), "invalid": 0, "results": items})
+            return _batch_answer(scoring, results, items)
     valid, items = read_batch(
         body,
         content_type,
@@ -126,8 +125,14 @@ async def score_batch(
         )
     for (index, _), result in zip(valid, results, strict=True):
         items[index]["result"] = result
-    scoring.metrics.observe_results("score_batch", results, invalid=len(items) - len(valid))
-    return _json({"scored": len(valid), "invalid": len(items) - len(valid), "results": items})
+    return _batch_answer(scoring, results, items)
+
+
+def _batch_answer(scoring: Scoring, results: list[dict], items: list[dict]) -> Response:
+    """The ``BatchOut`` answer (``items``: one per lead, an invalid lead's with its errors)."""
+    invalid = len(items) - len(results)
+    scoring.metrics.observe_results("score_batch", results, invalid=invalid)
+    return _json({"scored": len(results), "invalid": invalid, "results": items})
 
 
 def _score_valid_batch(
