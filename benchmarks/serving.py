@@ -7,11 +7,10 @@ without ``--store`` it runs the demo (20,000 leads, about 20 s) in a temporary f
 
 Both servers listen on 127.0.0.1 only and get the same requests: real leads of the demo history
 scored at the end of the data, one lead per request at 8 connections, then batches of 1,000
-leads at 8 connections and at 1 (a CRM syncing batch after batch). A connection stays with the
-worker that accepted it, and uvicorn's workers share one listening socket: with as few
-connections as workers, one worker often takes them all, so the batch phase uses as many
-connections as the single-lead one. Load comes from ``wrk`` (Debian package ``wrk``) with a Lua script that cycles through
-the request bodies; each phase has a warm-up and a fixed duration, so the run stops by itself.
+leads at 8 connections and at 1 (a CRM syncing batch after batch: one connection is served by
+one worker). Load comes from ``wrk`` (Debian package ``wrk``) with a Lua script that cycles
+through the request bodies; each phase has a warm-up and a fixed duration, so the run stops by
+itself.
 Prints requests/s, p50 and p99 latency, error counts, and the ratios against the targets
 (single lead >= 15x mlflow, p99 <= 20 ms at 8 connections, batches >= 50,000 leads/s), then
 where the CPU time of one batch goes, measured in this process: reading the request
