@@ -58,7 +58,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
 
 
-def _schema(lead_id: pa.DataType) -> pa.Schema:
+def batch_schema(lead_id: pa.DataType) -> pa.Schema:
+    """The batch as pyarrow reads it: ``leads``, a list of requests (lead, touches, stage
+    changes, as_of), timestamps as text; ``lead_id`` of the given type."""
     lead = pa.struct(
         [
             ("lead_id", lead_id),
@@ -91,7 +93,10 @@ def _schema(lead_id: pa.DataType) -> pa.Schema:
     return pa.schema([("leads", pa.list_(request))])
 
 
-_NUMBER_IDS, _TEXT_IDS = _schema(pa.int64()), _schema(pa.string())  # CRM ids: numbers or text
+_NUMBER_IDS, _TEXT_IDS = (
+    batch_schema(pa.int64()),
+    batch_schema(pa.string()),
+)  # CRM ids: numbers or text
 _FIRST_LEAD_ID = re.compile(rb'"lead_id"\s*:\s*(")?')
 
 
@@ -123,7 +128,7 @@ def read_valid_batch(
         requests = _parse(body)
         if requests is None or not 0 < len(requests) <= max_leads:
             return None
-        return _checked(requests, max_touches=max_touches, now=now)
+        return checked_batch(requests, max_touches=max_touches, now=now)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
         return None
     except Exception:  # a fast path must never cost an answer: the schema's path takes it
@@ -148,9 +153,11 @@ def _parse(body: bytes) -> pa.StructArray | None:
     return leads.combine_chunks().flatten()
 
 
-def _checked(requests: pa.StructArray, *, max_touches: int, now: datetime) -> ColumnBatch | None:
-    """Every rule of ``serving.schemas.ScoreRequest``, on whole columns; None at the first
-    doubt."""
+def checked_batch(
+    requests: pa.StructArray, *, max_touches: int, now: datetime
+) -> ColumnBatch | None:
+    """Every rule of ``serving.schemas.ScoreRequest``, on whole columns of requests typed as
+    ``batch_schema`` says (timestamps may also be Arrow timestamps); None at the first doubt."""
     n = len(requests)
     if requests.null_count:
         return None
@@ -250,6 +257,9 @@ def _instants_us(texts: pa.Array, latest_us: int) -> np.ndarray | None:
         return None
     if len(texts) == 0:
         return np.empty(0, dtype=np.int64)
+    if pa.types.is_timestamp(texts.type):  # from an Arrow batch: no zone means UTC, as in text
+        micros = np.asarray(pc.cast(texts, pa.timestamp("us", tz=texts.type.tz)).cast(pa.int64()))
+        return None if micros.min() < 0 or micros.max() > latest_us else micros
     micros = _whole_seconds_us(texts)
     if micros is None:  # fractions, offsets, a mix of forms, or not a timestamp at all
         if not pc.all(pc.match_substring_regex(texts, _ISO)).as_py():

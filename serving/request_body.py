@@ -85,6 +85,12 @@ def _batch(body: bytes, content_type: str | None) -> BatchRequest:
             ) from error
         except (ValueError, RecursionError) as error:
             raise HTTPException(400, "There was an error parsing the body") from error
+    return batch_of(data)
+
+
+def batch_of(data: Any) -> BatchRequest:
+    """``data`` as a ``BatchRequest`` (a list of 1 or more leads, each still unchecked), or the
+    request's 422."""
     try:
         return BatchRequest.model_validate(data, from_attributes=True)  # as FastAPI does
     except ValidationError as error:
@@ -96,10 +102,19 @@ def _batch(body: bytes, content_type: str | None) -> BatchRequest:
 def read_batch(
     body: bytes, content_type: str | None, *, max_leads: int, max_touches: int
 ) -> tuple[list[tuple[int, ScoreRequest]], list[dict]]:
+    """``checked_leads`` of a JSON body. A body that is not a batch at all raises the request's
+    422 (or 400)."""
+    return checked_leads(
+        _batch(body, content_type).leads, max_leads=max_leads, max_touches=max_touches
+    )
+
+
+def checked_leads(
+    leads: list, *, max_leads: int, max_touches: int
+) -> tuple[list[tuple[int, ScoreRequest]], list[dict]]:
     """(valid leads with their positions, one result slot per lead): an invalid lead's slot
     holds its errors (422 shape, located in the body), a valid one's result is to be filled.
-    A body that is not a batch at all, or too many leads, raises the request's 422 (or 400)."""
-    leads = _batch(body, content_type).leads
+    Too many leads raise the request's 422."""
     if len(leads) > max_leads:
         raise RequestValidationError(
             [

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -17,12 +19,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from leadscore.errors import ModelNotFoundError
 from leadscore.settings import Settings
-from serving.batch_columns import read_valid_batch
+from serving.batch_arrow import ARROW_STREAM, is_arrow, read_arrow_batch
+from serving.batch_columns import ColumnBatch, read_valid_batch
 from serving.batching import Job
 from serving.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
 from serving.loading import Models, ModelSlot
 from serving.metrics import CONTENT_TYPE, ServiceMetrics
-from serving.request_body import check_touches, is_json, read_batch
+from serving.request_body import batch_of, check_touches, checked_leads, is_json, read_batch
 from serving.schemas import (
     BatchOut,
     BatchRequest,
@@ -79,12 +82,16 @@ async def score(
     description="Up to LEADSCORE_MAX_BATCH_LEADS leads (default 1,000), each a ScoreRequest. "
     "Each lead gets the same result as from /v1/score; an invalid lead gets its errors in its "
     "slot and the others are scored. Reasons cost time: off unless asked (or "
-    "LEADSCORE_BATCH_REASONS).",
+    "LEADSCORE_BATCH_REASONS). The body is JSON, or an Arrow IPC stream of a table with one row "
+    f"per lead and the same columns ({ARROW_STREAM}; docs/api.md).",
     # the endpoint reads the body itself (serving.request_body), so the spec is given here
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": BatchRequest.model_json_schema()}},
+            "content": {
+                "application/json": {"schema": BatchRequest.model_json_schema()},
+                ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+            },
         }
     },
 )
@@ -100,19 +107,27 @@ async def score_batch(
     body = await request.body()
     content_type = request.headers.get("content-type")
     explain = settings.batch_reasons if reasons is None else reasons
-    if is_json(content_type):  # a batch with nothing wrong: read column-wise, off the loop
-        results = await asyncio.to_thread(
-            _score_valid_batch, scoring.models, body, settings, now=now, explain=explain
+    limits = {
+        "max_leads": settings.max_batch_leads,
+        "max_touches": settings.max_touches_per_lead,
+    }
+    arrow = is_arrow(content_type)
+    if arrow or is_json(content_type):  # a batch with nothing wrong: read column-wise
+        read = read_arrow_batch if arrow else read_valid_batch
+        results, records = await asyncio.to_thread(
+            _read_and_score,
+            partial(read, body, **limits, now=now),
+            scoring.models,
+            settings,
+            explain,
         )
         if results is not None:
             items = [{"index": i, "result": r, "error": None} for i, r in enumerate(results)]
             return _batch_answer(scoring, results, items)
-    valid, items = read_batch(
-        body,
-        content_type,
-        max_leads=settings.max_batch_leads,
-        max_touches=settings.max_touches_per_lead,
-    )
+    if arrow:  # the table's rows, as records, lead by lead through the schema
+        valid, items = checked_leads(batch_of({"leads": records}).leads, **limits)
+    else:
+        valid, items = read_batch(body, content_type, **limits)
     results = []
     if valid:
         results = await asyncio.to_thread(
@@ -135,20 +150,16 @@ def _batch_answer(scoring: Scoring, results: list[dict], items: list[dict]) -> R
     return _json({"scored": len(results), "invalid": invalid, "results": items})
 
 
-def _score_valid_batch(
-    models: Models, body: bytes, settings: Settings, *, now: datetime, explain: bool
-) -> list[dict] | None:
-    """Results of a batch read by ``serving.batch_columns``, or None if it has anything the
-    schema should speak to."""
-    batch = read_valid_batch(
-        body,
-        max_leads=settings.max_batch_leads,
-        max_touches=settings.max_touches_per_lead,
-        now=now,
-    )
-    if batch is None:
-        return None
-    return score_visible(
+def _read_and_score(
+    read: Callable[[], ColumnBatch | list | None], models: Models, settings: Settings, explain: bool
+) -> tuple[list[dict] | None, list | None]:
+    """(results, None) for a batch ``read`` column-wise; else (None, what was read: the rows of
+    an Arrow table as records, or None), for the schema to check lead by lead. One thread hop
+    for reading and scoring."""
+    batch = read()
+    if not isinstance(batch, ColumnBatch):
+        return None, batch
+    results = score_visible(
         models,
         batch.visible,
         batch.lead_ids,
@@ -156,6 +167,7 @@ def _score_valid_batch(
         reasons=[explain] * len(batch.lead_ids),
         top=settings.reasons_per_direction,
     )
+    return results, None
 
 
 def _finite(metrics: dict) -> dict[str, float | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -146,3 +147,21 @@ def lead_request(simulation, training_sets) -> dict:
     counts = simulation.history.touches["lead_id"].value_counts()
     row = rows[rows["lead_id"].map(counts).fillna(0) >= 15].iloc[0]
     return request_of(simulation.history, row["lead_id"], row["decision_time"])
+
+
+@pytest.fixture(scope="module")
+def real_leads(simulation) -> list[dict]:
+    """Simulated leads at assorted times: in the funnel, converted, lost, without touches."""
+    history = simulation.history
+    rng = np.random.default_rng(11)
+    ids = rng.choice(history.leads["lead_id"].to_numpy(), 40, replace=False)
+    end = max(history.touches["occurred_at"].max(), history.stage_changes["changed_at"].max())
+    created = history.leads.set_index("lead_id")["created_at"]
+    leads = []
+    for i, lead_id in enumerate(ids):
+        span = (end - created[lead_id]).total_seconds()
+        as_of = created[lead_id] + pd.Timedelta(seconds=span * rng.uniform(0.05, 1.0))
+        leads.append(request_of(history, lead_id, as_of.floor("s")))
+        if i % 4 == 0:
+            leads[-1]["as_of"] = None  # now
+    return leads

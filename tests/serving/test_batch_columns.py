@@ -9,7 +9,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -21,7 +20,6 @@ from hypothesis import strategies as st
 from serving.batch_columns import _ISO, _instants_us, _whole_seconds_us, read_valid_batch
 from serving.request_body import read_batch
 from serving.scorer import score_requests, score_visible
-from tests.serving.conftest import request_of
 from tests.serving.test_batch_body import _broken
 
 NOW = datetime.now(UTC)
@@ -63,24 +61,6 @@ def _offset(stamp: str, hours: int, digits: int) -> str:
     if digits:
         text += f".{local.microsecond:06d}"[: digits + 1]
     return f"{text}{hours:+03d}:00"
-
-
-@pytest.fixture(scope="module")
-def real_leads(simulation) -> list[dict]:
-    """Simulated leads at assorted times: in the funnel, converted, lost, without touches."""
-    history = simulation.history
-    rng = np.random.default_rng(11)
-    ids = rng.choice(history.leads["lead_id"].to_numpy(), 40, replace=False)
-    end = max(history.touches["occurred_at"].max(), history.stage_changes["changed_at"].max())
-    created = history.leads.set_index("lead_id")["created_at"]
-    leads = []
-    for i, lead_id in enumerate(ids):
-        span = (end - created[lead_id]).total_seconds()
-        as_of = created[lead_id] + pd.Timedelta(seconds=span * rng.uniform(0.05, 1.0))
-        leads.append(request_of(history, lead_id, as_of.floor("s")))
-        if i % 4 == 0:
-            leads[-1]["as_of"] = None  # now
-    return leads
 
 
 def test_real_leads_read_column_wise_score_exactly_as_through_the_schema(models, real_leads):
