@@ -7,10 +7,10 @@ without ``--store`` it runs the demo (20,000 leads, about 20 s) in a temporary f
 
 Both servers listen on 127.0.0.1 only and get the same requests: real leads of the demo history
 scored at the end of the data, one lead per request at 8 connections, then batches of 1,000
-leads at 8 connections and at 1 (a CRM syncing batch after batch: one connection is served by
-one worker). Load comes from ``wrk`` (Debian package ``wrk``) with a Lua script that cycles
-through the request bodies; each phase has a warm-up and a fixed duration, so the run stops by
-itself.
+leads at 8 connections (as JSON and as Arrow IPC streams) and at 1 (a CRM syncing batch after
+batch: one connection is served by one worker). Load comes from ``wrk`` (Debian package
+``wrk``) with a Lua script that cycles through the request bodies; each phase has a warm-up and
+a fixed duration, so the run stops by itself.
 Prints requests/s, p50 and p99 latency, error counts, and the ratios against the targets
 (single lead >= 15x mlflow, p99 <= 20 ms at 8 connections, batches >= 50,000 leads/s), then
 where the CPU time of one batch goes, measured in this process: reading the request
@@ -39,16 +39,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from features.io import read_lead_history  # noqa: E402
+from serving.batch_arrow import ARROW_STREAM  # noqa: E402
 from training.pyfunc import flat_rows  # noqa: E402
 
 LUA = """
+-- BENCH_BODIES: one body per line, or (BENCH_FILES=1) one file path per line, each file a body
 local bodies = {}
-for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
+for line in io.lines(os.getenv("BENCH_BODIES")) do
+  if os.getenv("BENCH_FILES") == "1" then
+    local f = io.open(line, "rb"); bodies[#bodies + 1] = f:read("*a"); f:close()
+  else
+    bodies[#bodies + 1] = line
+  end
+end
 local path = os.getenv("BENCH_PATH")
+local headers = {["Content-Type"] = os.getenv("BENCH_TYPE") or "application/json"}
 local i = 0
 request = function()
   i = i % #bodies + 1
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, bodies[i])
+  return wrk.format("POST", path, headers, bodies[i])
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -109,6 +118,17 @@ def mlflow_body(rows: list[dict]) -> str:
     return json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))})
 
 
+def arrow_file(folder: Path, name: str, leads: list[dict]) -> Path:
+    """The leads as an Arrow IPC stream, as a client holding them as JSON would make it."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(leads)
+    path = folder / name
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
 def write_lines(folder: Path, name: str, bodies: list[str]) -> Path:
     path = folder / name
     path.write_text("\n".join(bodies) + "\n")
@@ -139,8 +159,12 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def wrk(url: str, bodies: Path, lua: Path, connections: int, seconds: int) -> dict:
+def wrk(
+    url: str, bodies: Path, lua: Path, connections: int, seconds: int, media: str | None = None
+) -> dict:
     env = {**os.environ, "BENCH_BODIES": str(bodies), "BENCH_PATH": "/" + url.split("/", 3)[3]}
+    if media is not None:  # binary bodies: BENCH_BODIES lists their files
+        env.update(BENCH_FILES="1", BENCH_TYPE=media)
     base = url.split("/", 3)[:3]
     out = subprocess.run(
         [
@@ -175,9 +199,10 @@ def phase(
     connections: int,
     seconds: int,
     per_request: int = 1,
+    media: str | None = None,
 ) -> dict:
-    wrk(url, bodies, lua, connections, max(2, seconds // 4))  # warm-up, not counted
-    result = wrk(url, bodies, lua, connections, seconds)
+    wrk(url, bodies, lua, connections, max(2, seconds // 4), media)  # warm-up, not counted
+    result = wrk(url, bodies, lua, connections, seconds, media)
     result["name"], result["leads_per_s"] = name, result["rps"] * per_request
     print(
         f"{name:<34} {result['rps']:>9.1f} req/s {result['leads_per_s']:>10,.0f} leads/s  "
@@ -223,6 +248,7 @@ def batch_breakdown(store: Path, body: str) -> None:
     import orjson
 
     from leadscore.settings import Settings
+    from serving.batch_arrow import read_arrow_batch
     from serving.batch_columns import read_valid_batch
     from serving.loading import load_for
     from serving.request_body import read_batch
@@ -257,6 +283,15 @@ def batch_breakdown(store: Path, body: str) -> None:
         print(f"  {name:<38} {ms:7.1f} ms  {ms / total:5.0%}")
     per_core = n / total * 1000
     print(f"  {'together':<38} {total:7.1f} ms  -> at most {per_core:,.0f} leads/s per core")
+    arrow = arrow_file(Path(tempfile.mkdtemp()), "batch.arrows", json.loads(body)["leads"])
+    arrow_bytes = arrow.read_bytes()
+    arrow_ms = cpu_ms(
+        lambda: read_arrow_batch(arrow_bytes, max_leads=10**6, max_touches=10**6, now=now)
+    )
+    print(
+        f"  (the same batch as an Arrow IPC stream, {len(arrow_bytes) / 1e6:.1f} MB, reads in "
+        f"{arrow_ms:.1f} ms)"
+    )
     schema = cpu_ms(lambda: read_batch(raw, "application/json", max_leads=n, max_touches=10**6))
     print(
         f"  (a batch with an invalid lead is checked lead by lead by the schema instead: "
@@ -289,6 +324,11 @@ def main() -> None:
     batches = [rows[i:] + rows[:i] for i in (0, 250, 500, 750)]
     batch = write_lines(
         work, "batch.jsonl", [json.dumps({"leads": b[: args.batch]}) for b in batches]
+    )
+    arrow_batch = write_lines(
+        work,
+        "arrow_batch.txt",
+        [str(arrow_file(work, f"batch{i}.arrows", b[: args.batch])) for i, b in enumerate(batches)],
     )
     mlflow_single = write_lines(
         work, "mlflow_single.jsonl", [mlflow_body([r]) for r in rows[: args.leads]]
@@ -347,6 +387,16 @@ def main() -> None:
             args.connections,
             args.seconds,
             args.batch,
+        )
+        results["api_arrow"] = phase(
+            "  same, as Arrow IPC streams",
+            f"{base}/v1/score/batch",
+            arrow_batch,
+            lua,
+            args.connections,
+            args.seconds,
+            args.batch,
+            media=ARROW_STREAM,
         )
         results["api_batch_one"] = phase(
             "  same, 1 connection",
@@ -418,7 +468,8 @@ def main() -> None:
         )
     print(f"  p99 at {args.connections} connections: {api['p99_us'] / 1000:.1f} ms (target <= 20)")
     print(
-        f"  batch throughput: {results['api_batch']['leads_per_s']:,.0f} leads/s (target >= 50,000)"
+        f"  batch throughput: {results['api_batch']['leads_per_s']:,.0f} leads/s as JSON, "
+        f"{results['api_arrow']['leads_per_s']:,.0f} as Arrow IPC (target >= 50,000)"
     )
     errors = sum(r["errors"] for r in results.values())
     print(f"  errors over all phases: {errors}")

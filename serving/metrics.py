@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -103,26 +104,24 @@ class ServiceMetrics:
         )
 
     def observe_results(self, endpoint: str, results: Iterable[dict], invalid: int = 0) -> None:
-        """Grouped by label first: ``labels()`` takes a lock and checks its arguments, so it is
-        called once per label set rather than per lead (three times faster for 1,000 leads)."""
+        """Grouped by label first, then observed in bulk (``observe_many``): one observation at
+        a time took 3 ms of a 1,000-lead batch."""
         probabilities: dict[tuple[str, str], list[float]] = defaultdict(list)
         tiers: dict[str, int] = defaultdict(int)
-        count = 0
+        points = []
         for row in results:
-            count += 1
             for transition in ("mql_to_sql", "sql_to_won"):
                 entry = row[transition]
                 if entry["probability"] is not None:
                     probabilities[transition, entry["status"]].append(entry["probability"])
-            self.hand_set_points.observe(row["hand_set"]["points"])
+            points.append(row["hand_set"]["points"])
             tiers[row["priority"]] += 1
+        observe_many(self.hand_set_points, points)
         for labels, values in probabilities.items():
-            histogram = self.probability.labels(*labels)
-            for value in values:
-                histogram.observe(value)
+            observe_many(self.probability.labels(*labels), values)
         for tier, leads in tiers.items():
             self.priority.labels(tier).inc(leads)
-        self.leads.labels(endpoint, "scored").inc(count)
+        self.leads.labels(endpoint, "scored").inc(len(points))
         if invalid:
             self.leads.labels(endpoint, "invalid").inc(invalid)
 
@@ -166,3 +165,23 @@ class MetricsMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+
+
+def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """``histogram.observe(value)`` for every value, with one increment per bucket.
+
+    prometheus_client has no bulk observe; this counts the values per bucket as ``observe``
+    places them (the first bucket whose upper bound holds the value) and adds the sum, through
+    the histogram's per-bucket values (``_upper_bounds``, ``_buckets``, ``_sum``, unchanged
+    since 0.x). A test holds the exposition equal to observing one value at a time.
+    """
+    if not len(values):
+        return
+    amounts = np.asarray(values, dtype=np.float64)
+    bounds = histogram._upper_bounds
+    histogram._raise_if_not_observable()
+    histogram._sum.inc(float(amounts.sum()))
+    counts = np.bincount(np.searchsorted(bounds, amounts, side="left"), minlength=len(bounds))
+    for bucket, count in zip(histogram._buckets, counts.tolist(), strict=False):
+        if count:
+            bucket.inc(count)

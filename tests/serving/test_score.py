@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serving.metrics import ServiceMetrics, observe_many
 from tests.serving.conftest import request_of
 
 TRANSITIONS = ("mql_to_sql", "sql_to_won")
@@ -263,3 +264,22 @@ def test_concurrent_single_requests_each_get_their_own_result(client, lead_reque
         assert got["mql_to_sql"]["probability"] == want["mql_to_sql"]["probability"]
     assert len({r["hand_set"]["points"] for r in results}) > 1
     assert np.isfinite([r["mql_to_sql"]["probability"] for r in results]).all()
+
+
+def test_bulk_observations_expose_as_one_at_a_time():
+    # observe_many reaches into the histogram's buckets: any change there shows here
+    values = [0.0, 0.05, 0.1, 0.1000001, 0.5, 0.99, 1.0, 7.0, -3.0, 1e9]
+    one_by_one, in_bulk = ServiceMetrics(), ServiceMetrics()
+    for value in values:
+        one_by_one.hand_set_points.observe(value)
+    observe_many(in_bulk.hand_set_points, values)
+    observe_many(in_bulk.hand_set_points, [])
+
+    def samples(metrics: ServiceMetrics) -> dict:
+        (family,) = [f for f in metrics.registry.collect() if f.name.endswith("hand_set_points")]
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in family.samples}
+
+    expected, got = samples(one_by_one), samples(in_bulk)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-12), key
