@@ -38,6 +38,23 @@ def _server_env(registry) -> dict[str, str]:
     return env
 
 
+def _start_server(registry, folder: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    """``run_server`` in a subprocess on a free loopback port: (the process, its base URL)."""
+    port = _free_port()
+    code = (
+        "from serving.app import run_server; "
+        f"run_server(host='127.0.0.1', port={port}, workers={workers})"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        env=_server_env(registry),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
 def _wait_ready(server: subprocess.Popen, base: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -52,16 +69,7 @@ def _wait_ready(server: subprocess.Popen, base: str, seconds: float = 60) -> Non
 
 
 def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
-    port = _free_port()
-    code = f"from serving.app import run_server; run_server(host='127.0.0.1', port={port})"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=_server_env(registry),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = _start_server(registry, tmp_path, workers=1)
     try:
         _wait_ready(server, base)
         response = httpx.post(f"{base}/v1/score", json=lead_request, timeout=10)
@@ -105,18 +113,8 @@ def _socket_inodes(pid: int) -> set[str]:
 def test_workers_listen_on_sockets_of_their_own_and_stop_together(registry, lead_request, tmp_path):
     # uvicorn's shared socket let one worker take every connection a client opened at once;
     # here each worker has its own socket on the port, and the kernel spreads connections
-    port = _free_port()
-    code = (
-        f"from serving.app import run_server; run_server(host='127.0.0.1', port={port}, workers=2)"
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=_server_env(registry),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = _start_server(registry, tmp_path, workers=2)
+    port = int(base.rsplit(":", 1)[1])
     try:
         _wait_ready(server, base)
         children = [
