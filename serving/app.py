@@ -37,7 +37,7 @@ from serving.body_limit import BodyLimit
 from serving.deps import require_api_key
 from serving.loading import ModelSlot, load_for
 from serving.metrics import MetricsMiddleware, ServiceMetrics
-from serving.schemas import ErrorOut
+from serving.responses import ErrorOut
 from serving.scorer import score_requests
 from serving.weights_page import weights_router
 from serving.workers import serve_workers

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadscore.errors import ContentTooLargeError
-from serving.schemas import ErrorOut
+from serving.responses import ErrorOut
 
 
 class BodyLimit:

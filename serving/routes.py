@@ -26,16 +26,8 @@ from serving.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
 from serving.loading import Models, ModelSlot
 from serving.metrics import CONTENT_TYPE, ServiceMetrics
 from serving.request_body import batch_of, check_touches, checked_leads, is_json, read_batch
-from serving.schemas import (
-    BatchOut,
-    BatchRequest,
-    ErrorOut,
-    HealthOut,
-    ModelOut,
-    ModelsOut,
-    ScoreOut,
-    ScoreRequest,
-)
+from serving.responses import BatchOut, ErrorOut, HealthOut, ModelOut, ModelsOut, ScoreOut
+from serving.schemas import BatchRequest, ScoreRequest
 from serving.scorer import score_requests, score_visible
 
 NOT_READY = {503: {"model": ErrorOut, "description": "No models loaded (train first)."}}
