@@ -8,6 +8,7 @@ internals (the traceback goes to the server log only).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -161,6 +162,9 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     app.state.models = slot
     app.state.metrics = metrics
     app.state.queue = ScoringQueue(run_pass, max_leads=settings.max_batch_leads)
+    # batches are scored one at a time per worker: several at once only contend for the GIL
+    # and the caches, and each would take as long as all of them
+    app.state.batch_turn = asyncio.Lock()
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -5,6 +5,7 @@ thread pool, a thread hop per dependency per request, for a read of ``app.state`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -51,11 +52,14 @@ class Scoring:
     models: Models
     metrics: ServiceMetrics
     queue: ScoringQueue
+    batch_turn: asyncio.Lock
 
 
 async def get_scoring(request: Request) -> Scoring:
     state = request.app.state
-    return Scoring(state.settings, await get_models(request), state.metrics, state.queue)
+    return Scoring(
+        state.settings, await get_models(request), state.metrics, state.queue, state.batch_turn
+    )
 
 
 async def require_api_key(request: Request, key: str | None = Security(api_key_header)) -> None:

@@ -106,13 +106,14 @@ async def score_batch(
     arrow = is_arrow(content_type)
     if arrow or is_json(content_type):  # a batch with nothing wrong: read column-wise
         read = read_arrow_batch if arrow else read_valid_batch
-        results, records = await asyncio.to_thread(
-            _read_and_score,
-            partial(read, body, **limits, now=now),
-            scoring.models,
-            settings,
-            explain,
-        )
+        async with scoring.batch_turn:  # one batch at a time (app.py says why)
+            results, records = await asyncio.to_thread(
+                _read_and_score,
+                partial(read, body, **limits, now=now),
+                scoring.models,
+                settings,
+                explain,
+            )
         if results is not None:
             items = [{"index": i, "result": r, "error": None} for i, r in enumerate(results)]
             return _batch_answer(scoring, results, items)
@@ -122,14 +123,15 @@ async def score_batch(
         valid, items = read_batch(body, content_type, **limits)
     results = []
     if valid:
-        results = await asyncio.to_thread(
-            score_requests,
-            scoring.models,
-            [lead for _, lead in valid],
-            now=now,
-            reasons=[explain] * len(valid),
-            top=settings.reasons_per_direction,
-        )
+        async with scoring.batch_turn:
+            results = await asyncio.to_thread(
+                score_requests,
+                scoring.models,
+                [lead for _, lead in valid],
+                now=now,
+                reasons=[explain] * len(valid),
+                top=settings.reasons_per_direction,
+            )
     for (index, _), result in zip(valid, results, strict=True):
         items[index]["result"] = result
     return _batch_answer(scoring, results, items)

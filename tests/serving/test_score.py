@@ -4,11 +4,15 @@ semantics, and one lead of a batch failing alone."""
 from __future__ import annotations
 
 import copy
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from serving import routes
 from serving.metrics import ServiceMetrics, observe_many
 from tests.serving.conftest import request_of
 
@@ -283,3 +287,29 @@ def test_bulk_observations_expose_as_one_at_a_time():
     assert got.keys() == expected.keys()
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, rel=1e-12), key
+
+
+def test_batches_are_scored_one_at_a_time_per_worker(client, lead_request, monkeypatch):
+    # several batches at once only contend for the GIL and the caches: they queue instead
+    running, most = 0, 0
+    lock = threading.Lock()
+    read_and_score = routes._read_and_score
+
+    def counted(*args, **kwargs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)  # long enough for the other requests to arrive
+        try:
+            return read_and_score(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(routes, "_read_and_score", counted)
+    body = {"leads": [lead_request] * 3}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: client.post("/v1/score/batch", json=body), range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert most == 1
