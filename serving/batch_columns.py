@@ -215,7 +215,7 @@ def checked_batch(
     stage_kept, stage_age = strictly_before(stage_rows, changed_us * 1000, as_of_ns)
     return ColumnBatch(
         lead_ids=lead_ids.to_pylist(),
-        as_of=[_EPOCH + timedelta(microseconds=int(us)) for us in as_of_us],
+        as_of=_datetimes(as_of_us),
         visible=VisibleHistory(
             points=None,
             as_of_ns=as_of_ns,
@@ -276,6 +276,13 @@ def _stages_in_order(rows: np.ndarray, codes: np.ndarray, changed_us: np.ndarray
     won[rows[codes == STAGES.index("won")]] = True
     lost[rows[codes == STAGES.index("lost")]] = True
     return not (won & lost).any()
+
+
+def _datetimes(micros: np.ndarray) -> list[datetime]:
+    """Aware UTC datetimes, one object per distinct time (a batch's leads mostly share one)."""
+    distinct, at = np.unique(micros, return_inverse=True)
+    made = [_EPOCH + timedelta(microseconds=us) for us in distinct.tolist()]
+    return [made[i] for i in at.tolist()]
 
 
 def _floats(numbers: pa.Array) -> np.ndarray:

@@ -69,9 +69,10 @@ def whole_seconds_us(texts: pa.Array) -> np.ndarray | None:
         width == 20 and (chars[:, 19] != ord("Z")).any()
     ):
         return None
-    digits = np.ascontiguousarray(chars[:, _DIGIT_AT].T).astype(np.int32) - ord("0")
-    if ((digits < 0) | (digits > 9)).any():
+    digits = chars[:, _DIGIT_AT] - np.uint8(ord("0"))  # wraps past 9 below "0"
+    if (digits > 9).any():
         return None
+    digits = np.ascontiguousarray(digits.T, dtype=np.int32)  # a row per digit position
     year, month, day, hour, minute, second = (
         sum(digits[at] * place for at, place in fields) for fields in _FIELDS
     )
