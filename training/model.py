@@ -154,12 +154,14 @@ class InputEncoding:
         missing = [name for name in self.names if name not in columns]
         if missing:
             raise ValueError(f"missing feature columns: {missing[:5]}")
-        out = np.empty((n, len(self.names)), dtype=np.float64)
+        # a row per input, filled with contiguous writes, then one transposing copy: writing
+        # each column of the row-major matrix in place strided through memory, 3x slower
+        by_input = np.empty((len(self.names), n), dtype=np.float64)
         for k, name in zip(self.numeric_at, self.numeric, strict=True):
-            out[:, k] = columns[name]
+            by_input[k] = columns[name]
         for name in self.levels:
-            out[:, self.level_at[name]] = self._level_codes(name, columns[name])
-        return out
+            by_input[self.level_at[name]] = self._level_codes(name, columns[name])
+        return np.ascontiguousarray(by_input.T)
 
     def _level_codes(self, name: str, values: pd.api.extensions.ExtensionArray) -> np.ndarray:
         """Each value's position among ``name``'s training levels as a float; unseen or missing
