@@ -11,7 +11,9 @@ worker).
 
 The supervisor starts the workers (spawned, so each builds its app from the environment as
 uvicorn's workers do), starts a new one when one dies, and on SIGINT or SIGTERM passes the
-signal on, so each worker finishes its requests in flight before it exits.
+signal on, so each worker finishes its requests in flight before it exits. A worker's socket
+listens from the moment it starts: a connection that reaches a worker still loading its models
+waits (seconds) rather than being refused.
 """
 
 from __future__ import annotations

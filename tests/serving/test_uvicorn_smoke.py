@@ -100,6 +100,12 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
+def _workers(supervisor: int) -> list[int]:
+    """The supervisor's worker processes (its other child is multiprocessing's tracker)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [int(p) for p in children if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
 def _socket_inodes(pid: int) -> set[str]:
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -110,20 +116,16 @@ def _socket_inodes(pid: int) -> set[str]:
 
 
 @pytest.mark.slow
-def test_workers_listen_on_sockets_of_their_own_and_stop_together(registry, lead_request, tmp_path):
+def test_workers_listen_on_sockets_of_their_own_are_replaced_and_stop_together(
+    registry, lead_request, tmp_path
+):
     # uvicorn's shared socket let one worker take every connection a client opened at once;
     # here each worker has its own socket on the port, and the kernel spreads connections
     server, base = _start_server(registry, tmp_path, workers=2)
     port = int(base.rsplit(":", 1)[1])
     try:
         _wait_ready(server, base)
-        children = [
-            int(p)
-            for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        ]
-        workers = [
-            pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        workers = _workers(server.pid)
         assert len(workers) == 2
         # both workers ready: every connection gets an answer, whichever socket it hashes to
         for _ in range(20):
@@ -136,6 +138,19 @@ def test_workers_listen_on_sockets_of_their_own_and_stop_together(registry, lead
         assert len(listening) == 2
         assert all(len(_socket_inodes(pid) & listening) == 1 for pid in workers)
         assert _socket_inodes(server.pid) & listening == set()  # the supervisor accepts nothing
+
+        dead = workers[0]
+        os.kill(dead, signal.SIGKILL)  # a worker dies: the supervisor starts another
+        deadline = time.monotonic() + 60
+        while not (len(_workers(server.pid)) == 2 and len(_listening_inodes(port)) == 2):
+            assert time.monotonic() < deadline, "no new worker within 60 s"
+            time.sleep(0.2)
+        workers = _workers(server.pid)
+        assert dead not in workers
+        for _ in range(20):  # the survivor answers meanwhile; then both do
+            with httpx.Client() as client:
+                answer = client.post(f"{base}/v1/score", json=lead_request, timeout=60)
+                assert answer.status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
