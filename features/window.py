@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,15 @@ class VisibleTouches:
 
     def codes(self, field: str) -> np.ndarray:
         return getattr(self, field)
+
+    @cached_property
+    def kind(self) -> np.ndarray:
+        """One code per touch for its (channel, action, page type), each shifted by one so
+        that 0 is missing: a rule's touch filter is then one look-up of a table by kind."""
+        kind = np.zeros(len(self.row), dtype=np.int32)
+        for field in TOUCH_VOCABULARIES:
+            kind = kind * (len(TOUCH_VOCABULARIES[field]) + 1) + self.codes(field) + 1
+        return kind
 
 
 @dataclass(frozen=True)

@@ -115,25 +115,28 @@ def rule_points(rules: HandSetRules, visible: VisibleHistory) -> tuple[np.ndarra
 
 
 def _matching(match: TouchMatch, touches: VisibleTouches) -> np.ndarray:
-    mask = None  # a TouchMatch always names at least one field
-    for field in TOUCH_VOCABULARIES:
-        wanted = getattr(match, field)
-        if wanted is not None:
-            hit = _wanted_codes(field, tuple(wanted))[touches.codes(field)]
-            mask = hit if mask is None else np.logical_and(mask, hit, out=mask)
+    wanted = (match.channel, match.action, match.page_type)
+    mask = _kinds_wanted(*(None if v is None else tuple(v) for v in wanted))[touches.kind]
     if match.min_duration_s is not None:
         mask &= touches.duration_s >= match.min_duration_s
     return mask
 
 
 @cache
-def _wanted_codes(field: str, wanted: tuple[str, ...]) -> np.ndarray:
-    """Whether each code of ``field``'s vocabulary is wanted; the last slot is code -1."""
-    vocabulary = TOUCH_VOCABULARIES[field]
-    lookup = np.zeros(len(vocabulary) + 1, dtype=bool)
-    lookup[[vocabulary.index(value) for value in wanted]] = True
-    lookup.flags.writeable = False
-    return lookup
+def _kinds_wanted(*wanted: tuple[str, ...] | None) -> np.ndarray:
+    """Whether a touch of each kind (``VisibleTouches.kind``) passes a filter on channel,
+    action and page type (None: any value, missing included; a list never takes a missing
+    value): built once per filter, so a rule reads each touch's kind once."""
+    table = np.ones(1, dtype=bool)
+    for field, values in zip(TOUCH_VOCABULARIES, wanted, strict=True):
+        vocabulary = TOUCH_VOCABULARIES[field]
+        fits = np.ones(len(vocabulary) + 1, dtype=bool)  # slot 0: missing
+        if values is not None:
+            fits[:] = False
+            fits[[vocabulary.index(value) + 1 for value in values]] = True
+        table = np.logical_and.outer(table, fits).ravel()
+    table.flags.writeable = False
+    return table
 
 
 def _within(touches: VisibleTouches, window_days: float) -> np.ndarray:
