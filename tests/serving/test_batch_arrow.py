@@ -151,3 +151,20 @@ def client(client):
     damaged-stream test sees what a caller would."""
     client.raise_server_exceptions = False
     return client
+
+
+def test_integers_sent_as_floats_are_refused_as_in_json(client, real_leads):
+    leads = _fixed(real_leads[:3])
+    for lead in leads:
+        lead["lead"]["company_size"] = 40
+    table = pa.Table.from_pylist(leads)
+    lead = table.column("lead").combine_chunks()
+    fields = {f.name: lead.field(f.name) for f in lead.type}
+    fields["company_size"] = fields["company_size"].cast(pa.float64())  # what pandas makes
+    table = table.set_column(
+        0, "lead", pa.StructArray.from_arrays(list(fields.values()), names=list(fields))
+    )
+    answer = client.post("/v1/score/batch", content=stream(table), headers=ARROW).json()
+    assert answer["invalid"] == 3
+    errors = answer["results"][0]["error"]["errors"]
+    assert errors[0]["loc"] == ["body", "leads", 0, "lead", "company_size"]
