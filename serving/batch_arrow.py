@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from fastapi import HTTPException
 
 from serving.batch_columns import ColumnBatch, batch_schema, checked_batch
+from serving.request_body import check_lead_count
 from serving.schemas import LeadIn, ScoreRequest, StageChangeIn, TouchIn
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -40,11 +41,12 @@ def read_arrow_batch(
 ) -> ColumnBatch | list:
     """The batch read column-wise if every lead in it is valid and typed as expected; else its
     rows as records, for the schema to check lead by lead. 400 if ``body`` is not an Arrow
-    IPC stream of a table."""
+    IPC stream of a table, the request's 422 if it holds more than ``max_leads`` rows."""
     table = _table(body)
+    check_lead_count(table.num_rows, max_leads)  # before any row becomes Python objects
     try:
         requests = _requests(table)
-        if requests is not None and 0 < len(requests) <= max_leads:
+        if requests is not None and len(requests) > 0:
             batch = checked_batch(requests, max_touches=max_touches, now=now)
             if batch is not None:
                 return batch

@@ -33,6 +33,22 @@ def check_touches(request: ScoreRequest, cap: int, loc: tuple) -> None:
         )
 
 
+def check_lead_count(count: int, max_leads: int) -> None:
+    """The request's 422 for a batch of more than ``max_leads`` leads."""
+    if count > max_leads:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_long",
+                    "loc": ("body", "leads"),
+                    "msg": f"at most {max_leads:,} leads per batch "
+                    f"(LEADSCORE_MAX_BATCH_LEADS), got {count:,}",
+                    "input": None,
+                }
+            ]
+        )
+
+
 def _lead_id(raw: Any) -> int | str | None:
     lead = raw.get("lead") if isinstance(raw, dict) else None
     lead_id = lead.get("lead_id") if isinstance(lead, dict) else None
@@ -115,18 +131,7 @@ def checked_leads(
     """(valid leads with their positions, one result slot per lead): an invalid lead's slot
     holds its errors (422 shape, located in the body), a valid one's result is to be filled.
     Too many leads raise the request's 422."""
-    if len(leads) > max_leads:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "too_long",
-                    "loc": ("body", "leads"),
-                    "msg": f"at most {max_leads:,} leads per batch "
-                    f"(LEADSCORE_MAX_BATCH_LEADS), got {len(leads):,}",
-                    "input": None,
-                }
-            ]
-        )
+    check_lead_count(len(leads), max_leads)
     valid: list[tuple[int, ScoreRequest]] = []
     items: list[dict] = []
     for index, raw in enumerate(leads):
