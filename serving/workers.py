@@ -11,9 +11,10 @@ worker).
 
 The supervisor starts the workers (spawned, so each builds its app from the environment as
 uvicorn's workers do), starts a new one when one dies, and on SIGINT or SIGTERM passes the
-signal on, so each worker finishes its requests in flight before it exits. A worker's socket
-listens from the moment it starts: a connection that reaches a worker still loading its models
-waits (seconds) rather than being refused.
+signal on, so each worker finishes its requests in flight before it exits. Workers that exit
+as soon as they start, three in a row, stop the server (``WorkersFailingError``) rather than
+being restarted for ever. A worker's socket listens from the moment it starts: a connection
+that reaches a worker still loading its models waits (seconds) rather than being refused.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ import multiprocessing
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
 import uvicorn
 
+from leadscore.errors import WorkersFailingError
+
 log = logging.getLogger(__name__)
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_QUICK_EXIT_S, _QUICK_EXITS = 10.0, 3  # exits within 10 s of starting, 3 in a row: give up
 
 
 def listening_socket(host: str, port: int, backlog: int, *, shared: bool = True) -> socket.socket:
@@ -68,15 +73,25 @@ def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]
 
     previous = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
     processes = [start() for _ in range(workers)]
+    started = [time.monotonic()] * workers
+    quick_exits = 0  # in a row: a worker that cannot start would only die again
     log.info("%d workers on %s:%d, one listening socket each", workers, host, port)
     try:
         while not stopping.wait(0.5):
             for i, process in enumerate(processes):
-                if not process.is_alive() and not stopping.is_set():
-                    log.warning(
-                        "worker %s exited (%s); starting another", process.pid, process.exitcode
+                if process.is_alive() or stopping.is_set():
+                    continue
+                quick = time.monotonic() - started[i] < _QUICK_EXIT_S
+                quick_exits = quick_exits + 1 if quick else 0
+                if quick_exits >= _QUICK_EXITS:
+                    raise WorkersFailingError(
+                        f"workers exit as soon as they start ({quick_exits} in a row, last exit "
+                        f"code {process.exitcode}); the log above says why"
                     )
-                    processes[i] = start()
+                log.warning(
+                    "worker %s exited (%s); starting another", process.pid, process.exitcode
+                )
+                processes[i], started[i] = start(), time.monotonic()
     finally:
         for process in processes:
             if process.is_alive() and process.pid is not None:

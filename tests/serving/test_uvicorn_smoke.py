@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import serving.app
+from leadscore.errors import WorkersFailingError
 from serving.workers import serve_workers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,3 +174,11 @@ def test_a_port_in_use_fails_before_any_worker_starts(taken_by_workers):
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match="in use"):
             serve_workers(host="127.0.0.1", port=port, workers=2, options={})
+
+
+def test_workers_that_cannot_start_stop_the_server_instead_of_restarting_for_ever():
+    options = {"app": "no_such_module:app", "host": "127.0.0.1", "log_level": "critical"}
+    started = time.monotonic()
+    with pytest.raises(WorkersFailingError, match="exit as soon as they start"):
+        serve_workers(host="127.0.0.1", port=_free_port(), workers=2, options=options)
+    assert time.monotonic() - started < 60
