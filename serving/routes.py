@@ -118,23 +118,42 @@ async def score_batch(
             items = [{"index": i, "result": r, "error": None} for i, r in enumerate(results)]
             return _batch_answer(scoring, results, items)
     if arrow:  # the table's rows, as records, lead by lead through the schema
-        valid, items = checked_leads(batch_of({"leads": records}).leads, **limits)
+        read_leads = partial(_checked_records, records, limits)
     else:
-        valid, items = read_batch(body, content_type, **limits)
+        read_leads = partial(read_batch, body, content_type, **limits)
+    async with scoring.batch_turn:  # checking lead by lead is batch work too: off the loop
+        results, items = await asyncio.to_thread(
+            _by_schema, read_leads, scoring.models, settings, explain, now
+        )
+    return _batch_answer(scoring, results, items)
+
+
+def _checked_records(records: list, limits: dict[str, int]) -> tuple[list, list[dict]]:
+    return checked_leads(batch_of({"leads": records}).leads, **limits)
+
+
+def _by_schema(
+    read_leads: Callable[[], tuple[list[tuple[int, ScoreRequest]], list[dict]]],
+    models: Models,
+    settings: Settings,
+    explain: bool,
+    now: datetime,
+) -> tuple[list[dict], list[dict]]:
+    """(results of the valid leads, one item per lead) of a batch checked lead by lead; the
+    checks raise the request's 422 (or 400) for a body that is not a batch."""
+    valid, items = read_leads()
     results = []
     if valid:
-        async with scoring.batch_turn:
-            results = await asyncio.to_thread(
-                score_requests,
-                scoring.models,
-                [lead for _, lead in valid],
-                now=now,
-                reasons=[explain] * len(valid),
-                top=settings.reasons_per_direction,
-            )
+        results = score_requests(
+            models,
+            [lead for _, lead in valid],
+            now=now,
+            reasons=[explain] * len(valid),
+            top=settings.reasons_per_direction,
+        )
     for (index, _), result in zip(valid, results, strict=True):
         items[index]["result"] = result
-    return _batch_answer(scoring, results, items)
+    return results, items
 
 
 def _batch_answer(scoring: Scoring, results: list[dict], items: list[dict]) -> Response:
