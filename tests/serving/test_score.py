@@ -313,3 +313,27 @@ def test_batches_are_scored_one_at_a_time_per_worker(client, lead_request, monke
         answers = list(pool.map(lambda _: client.post("/v1/score/batch", json=body), range(4)))
     assert [a.status_code for a in answers] == [200] * 4
     assert most == 1
+
+
+def test_a_batch_checked_lead_by_lead_leaves_the_event_loop_free(client, lead_request, monkeypatch):
+    # the schema's lead-by-lead checks take ~100 ms per 1,000 leads: run on the event loop,
+    # they held up every other request of the worker; a slow check shows it
+    read_batch = routes.read_batch
+    checking = threading.Event()
+
+    def slow(*args, **kwargs):
+        checking.set()
+        time.sleep(1.0)
+        return read_batch(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "read_batch", slow)
+    bad = copy.deepcopy(lead_request)
+    bad["touches"][0]["channel"] = "fax"  # one invalid lead: the lead-by-lead path
+    with ThreadPoolExecutor(1) as pool:
+        batch = pool.submit(client.post, "/v1/score/batch", json={"leads": [bad, lead_request]})
+        assert checking.wait(10)
+        started = time.monotonic()
+        assert client.get("/healthz").status_code == 200
+        assert time.monotonic() - started < 0.5
+        answer = batch.result()
+    assert answer.status_code == 200 and answer.json()["invalid"] == 1
