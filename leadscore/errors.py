@@ -45,12 +45,6 @@ class ModelNotFoundError(LeadscoreError):
     exit_code = 1
 
 
-class ContentTooLargeError(InputError):
-    """A request body over the API's size limit (HTTP 413)."""
-
-    http_status = 413
-
-
 class WorkersFailingError(LeadscoreError):
     """The server's workers keep exiting as soon as they start (the log says why)."""
 

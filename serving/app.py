@@ -102,8 +102,13 @@ async def _leadscore_error(request: Request, error: LeadscoreError) -> JSONRespo
     return JSONResponse(body.model_dump(), status_code=error.http_status)
 
 
+_HTTP_ERROR_KINDS = {413: "content_too_large"}  # the body limit's, as serving.body_limit names it
+
+
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    body = ErrorOut(error="http", detail=str(error.detail))
+    body = ErrorOut(
+        error=_HTTP_ERROR_KINDS.get(error.status_code, "http"), detail=str(error.detail)
+    )
     return JSONResponse(body.model_dump(), status_code=error.status_code, headers=error.headers)
 
 

@@ -7,10 +7,10 @@ this, an oversized batch was read whole before its 422.
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadscore.errors import ContentTooLargeError
 from serving.responses import ErrorOut
 
 
@@ -28,11 +28,8 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
             # answered here: this middleware sits outside the app's exception handlers
-            error = self._too_large(f"{int(declared):,} bytes")
-            body = ErrorOut(error="content_too_large", detail=str(error))
-            await JSONResponse(body.model_dump(), status_code=error.http_status)(
-                scope, receive, send
-            )
+            body = ErrorOut(error="content_too_large", detail=self._detail(f"{int(declared):,}"))
+            await JSONResponse(body.model_dump(), status_code=413)(scope, receive, send)
             return
         received = 0
 
@@ -40,14 +37,14 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:  # raised in the endpoint: its handlers answer
-                raise self._too_large("longer than that")
+            if received > self.max_bytes:  # raised in the endpoint: the 413 handler answers
+                raise HTTPException(413, self._detail(f"more than {self.max_bytes:,}"))
             return message
 
         await self.app(scope, counted, send)
 
-    def _too_large(self, size: str) -> ContentTooLargeError:
-        return ContentTooLargeError(
-            f"the request body is {size}; the API reads at most {self.max_bytes:,} bytes "
+    def _detail(self, size: str) -> str:
+        return (
+            f"the request body is {size} bytes; the API reads at most {self.max_bytes:,} "
             "(LEADSCORE_MAX_REQUEST_BYTES): send fewer leads per request"
         )

@@ -160,13 +160,15 @@ def test_a_body_over_the_size_limit_gets_413_before_it_is_read(registry, make_cl
         assert f"{len(body):,} bytes" in response.json()["detail"]
         assert "LEADSCORE_MAX_REQUEST_BYTES" in response.json()["detail"]
     # a body sent without its length (chunked) is stopped where it passes the limit
-    response = client.post(
-        "/v1/score/batch",
-        content=(batch[i : i + 1000] for i in range(0, len(batch), 1000)),
-        headers={"content-type": "application/json"},
-    )
-    assert response.status_code == 413
-    assert response.json()["error"] == "content_too_large"
+    for path, body in (("/v1/score/batch", batch), ("/v1/score", b" " * 5000 + b"{}")):
+        response = client.post(
+            path,
+            content=(body[i : i + 1000] for i in range(0, len(body), 1000)),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 413, path
+        assert response.json()["error"] == "content_too_large"
+        assert "LEADSCORE_MAX_REQUEST_BYTES" in response.json()["detail"]
     # under the limit, nothing changes
     small = client.post("/v1/score/batch", json={"leads": [lead_request]})
     assert small.status_code == 200
