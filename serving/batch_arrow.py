@@ -46,7 +46,7 @@ def read_arrow_batch(
     check_lead_count(table.num_rows, max_leads)  # before any row becomes Python objects
     try:
         requests = _requests(table)
-        if requests is not None and len(requests) > 0:
+        if requests is not None:
             batch = checked_batch(requests, max_touches=max_touches, now=now)
             if batch is not None:
                 return batch
@@ -107,7 +107,7 @@ def _without_unknown_nulls(request: dict) -> dict:
 def _requests(table: pa.Table) -> pa.StructArray | None:
     """The table as the requests ``checked_batch`` reads, or None if a column is not of a type
     that converts exactly (the schema then judges the records)."""
-    if "lead" not in table.column_names or not set(table.column_names) <= _REQUEST_FIELDS:
+    if "lead" not in table.column_names or not set(table.column_names) <= _KNOWN["request"]:
         return None
     lead = table.column("lead").chunk(0) if table.num_rows else None
     if lead is None or not pa.types.is_struct(lead.type):
@@ -132,9 +132,6 @@ def _requests(table: pa.Table) -> pa.StructArray | None:
             return None
         children.append(child)
     return pa.StructArray.from_arrays(children, names=[f.name for f in request_type])
-
-
-_REQUEST_FIELDS = {"lead", "touches", "stage_changes", "as_of"}
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -171,10 +168,12 @@ def _conformed(array: pa.Array, expected: pa.DataType) -> pa.Array | None:
         offsets = pc.cast(array.offsets, pa.int32())
         return pa.ListArray.from_arrays(offsets, values, mask=array.is_null())
     if pa.types.is_string(expected):
-        if pa.types.is_dictionary(kind) and _is_text(kind.value_type):
+        if pa.types.is_timestamp(kind):  # a time: read as such by ``instants_us``
+            return array
+        if pa.types.is_large_string(kind) or (
+            pa.types.is_dictionary(kind) and _is_text(kind.value_type)
+        ):
             return array.cast(pa.string())
-        if pa.types.is_large_string(kind) or pa.types.is_timestamp(kind):
-            return array if pa.types.is_timestamp(kind) else array.cast(pa.string())
         return None
     if pa.types.is_integer(expected) and pa.types.is_integer(kind):
         return array.cast(expected)  # safe: fails (-> records) rather than wrap around

@@ -76,10 +76,8 @@ def batch_schema(lead_id: pa.DataType) -> pa.Schema:
     return pa.schema([("leads", pa.list_(request))])
 
 
-_NUMBER_IDS, _TEXT_IDS = (
-    batch_schema(pa.int64()),
-    batch_schema(pa.string()),
-)  # CRM ids: numbers or text
+# CRM ids: numbers or text
+_NUMBER_IDS, _TEXT_IDS = batch_schema(pa.int64()), batch_schema(pa.string())
 _FIRST_LEAD_ID = re.compile(rb'"lead_id"\s*:\s*(")?')
 
 

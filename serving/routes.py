@@ -31,7 +31,9 @@ from serving.schemas import BatchRequest, ScoreRequest
 from serving.scorer import score_requests, score_visible
 
 NOT_READY = {503: {"model": ErrorOut, "description": "No models loaded (train first)."}}
-UNREADABLE = {400: {"model": ErrorOut, "description": "The body is not readable JSON text."}}
+UNREADABLE = {
+    400: {"model": ErrorOut, "description": "The body is not readable JSON (or Arrow IPC)."}
+}
 TOO_LARGE = {413: {"model": ErrorOut, "description": "Body over LEADSCORE_MAX_REQUEST_BYTES."}}
 public = APIRouter()
 v1 = APIRouter(prefix="/v1", responses={**NOT_READY, **UNREADABLE, **TOO_LARGE})

@@ -115,7 +115,7 @@ def rule_points(rules: HandSetRules, visible: VisibleHistory) -> tuple[np.ndarra
 
 
 def _matching(match: TouchMatch, touches: VisibleTouches) -> np.ndarray:
-    wanted = (match.channel, match.action, match.page_type)
+    wanted = (getattr(match, field) for field in TOUCH_VOCABULARIES)  # the order kinds use
     mask = _kinds_wanted(*(None if v is None else tuple(v) for v in wanted))[touches.kind]
     if match.min_duration_s is not None:
         mask &= touches.duration_s >= match.min_duration_s
