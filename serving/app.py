@@ -9,7 +9,6 @@ internals (the traceback goes to the server log only).
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import math
@@ -38,6 +37,7 @@ from serving.body_limit import BodyLimit
 from serving.deps import require_api_key
 from serving.loading import ModelSlot, load_for
 from serving.metrics import MetricsMiddleware, ServiceMetrics
+from serving.process_memory import freeze_loaded_objects, keep_freed_memory
 from serving.responses import ErrorOut
 from serving.scorer import score_requests
 from serving.weights_page import weights_router
@@ -118,14 +118,11 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=500)
 
 
-def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     """The API for ``settings``; models load in the lifespan (``ModelNotFoundError`` if none).
 
-    ``freeze_heap`` (server workers): after loading, the objects alive then (libraries and
-    models, some 400,000) leave the garbage collector's sight (``gc.freeze``). A 1,000-lead
-    batch keeps enough objects alive for a while to set off full collections, which otherwise
-    walk all of them: 8-11 ms of each batch. Tests build many apps and skip the collection
-    before the freeze.
+    ``server_worker``: after loading, the process sets up its memory for scoring batches
+    (``serving.process_memory``). Tests build many apps in one process and skip that.
     """
     slot = ModelSlot(partial(load_for, settings))
     metrics = ServiceMetrics()
@@ -144,9 +141,9 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         models = slot.start()  # raises ModelNotFoundError: the server does not start
-        if freeze_heap:
-            gc.collect()
-            gc.freeze()
+        if server_worker:
+            freeze_loaded_objects()
+            keep_freed_memory()
         metrics.show_models(
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
@@ -192,7 +189,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """uvicorn's factory: each worker process builds the app from the environment."""
-    return create_app(get_settings(), freeze_heap=True)
+    return create_app(get_settings(), server_worker=True)
 
 
 def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:

@@ -148,7 +148,7 @@ def test_server_workers_freeze_what_is_loaded_at_start_and_tests_do_not(registry
     try:
         with TestClient(create_app(registry)):
             assert gc.get_freeze_count() == 0
-        with TestClient(create_app(registry, freeze_heap=True)) as client:
+        with TestClient(create_app(registry, server_worker=True)) as client:
             assert gc.get_freeze_count() > 100_000  # libraries and models, out of later sweeps
             assert client.get("/readyz").status_code == 200
     finally:
