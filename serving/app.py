@@ -32,6 +32,7 @@ from leadscore import __version__
 from leadscore.errors import LeadscoreError
 from leadscore.settings import Settings, get_settings
 from serving import routes
+from serving.answer_rows import rows_of
 from serving.batching import Job, ScoringQueue
 from serving.body_limit import BodyLimit
 from serving.deps import require_api_key
@@ -130,13 +131,15 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     def run_pass(jobs: Sequence[Job]) -> list[dict]:
         models = slot.current  # one snapshot per pass; a reload swaps it for the next pass
         metrics.pass_leads.observe(len(jobs))
-        return score_requests(
+        scored = score_requests(
             models,
             [job.request for job in jobs],
             now=datetime.now(UTC),
             reasons=[job.reasons for job in jobs],
             top=settings.reasons_per_direction,
         )
+        metrics.observe_scored("score", scored)
+        return rows_of(scored)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -36,6 +36,27 @@ def is_arrow(content_type: str | None) -> bool:
     return (content_type or "").partition(";")[0].strip().lower() == ARROW_STREAM
 
 
+def accepts_arrow(accept: str | None) -> bool:
+    """Whether an ``Accept`` header prefers the Arrow stream: it names it with a quality above
+    0 and at least that of every other media range it names (JSON otherwise)."""
+    arrow_q, other_q = 0.0, 0.0
+    for media_range in (accept or "").split(","):
+        media_type, *params = media_range.split(";")
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media_type.strip().lower() == ARROW_STREAM:
+            arrow_q = max(arrow_q, q)
+        elif media_type.strip():
+            other_q = max(other_q, q)
+    return arrow_q > 0 and arrow_q >= other_q
+
+
 def read_arrow_batch(
     body: bytes, *, max_leads: int, max_touches: int, now: datetime
 ) -> ColumnBatch | list:

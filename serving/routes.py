@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -19,7 +19,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from leadscore.errors import ModelNotFoundError
 from leadscore.settings import Settings
-from serving.batch_arrow import ARROW_STREAM, is_arrow, read_arrow_batch
+from serving.answer_arrow import arrow_answer
+from serving.answer_rows import rows_of
+from serving.batch_arrow import ARROW_STREAM, accepts_arrow, is_arrow, read_arrow_batch
 from serving.batch_columns import ColumnBatch, read_valid_batch
 from serving.batching import Job
 from serving.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
@@ -28,7 +30,7 @@ from serving.metrics import CONTENT_TYPE, ServiceMetrics
 from serving.request_body import batch_of, check_touches, checked_leads, is_json, read_batch
 from serving.responses import BatchOut, ErrorOut, HealthOut, ModelOut, ModelsOut, ScoreOut
 from serving.schemas import BatchRequest, ScoreRequest
-from serving.scorer import score_requests, score_visible
+from serving.scorer import ScoredLeads, score_requests, score_visible
 
 NOT_READY = {503: {"model": ErrorOut, "description": "No models loaded (train first)."}}
 UNREADABLE = {
@@ -64,9 +66,7 @@ async def score(
     check_touches(request, scoring.settings.max_touches_per_lead, ("body",))
     if request.as_of is None:
         request.as_of = datetime.now(UTC)
-    result = await scoring.queue.submit(Job(request, reasons))
-    scoring.metrics.observe_results("score", [result])
-    return _json(result)
+    return _json(await scoring.queue.submit(Job(request, reasons)))
 
 
 @v1.post(
@@ -77,7 +77,14 @@ async def score(
     "Each lead gets the same result as from /v1/score; an invalid lead gets its errors in its "
     "slot and the others are scored. Reasons cost time: off unless asked (or "
     "LEADSCORE_BATCH_REASONS). The body is JSON, or an Arrow IPC stream of a table with one row "
-    f"per lead and the same columns ({ARROW_STREAM}; docs/api.md).",
+    f"per lead and the same columns ({ARROW_STREAM}; docs/api.md). The answer is JSON, or an "
+    f"Arrow IPC stream of the same items when `Accept` prefers {ARROW_STREAM}.",
+    responses={
+        200: {
+            "description": "One item per lead, as JSON or (by `Accept`) as an Arrow IPC stream.",
+            "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
     # the endpoint reads the body itself (serving.request_body), so the spec is given here
     openapi_extra={
         "requestBody": {
@@ -106,32 +113,59 @@ async def score_batch(
         "max_touches": settings.max_touches_per_lead,
     }
     arrow = is_arrow(content_type)
+    answer = partial(_batch_answer, scoring, as_arrow=accepts_arrow(request.headers.get("accept")))
     if arrow or is_json(content_type):  # a batch with nothing wrong: read column-wise
         read = read_arrow_batch if arrow else read_valid_batch
         async with scoring.batch_turn:  # one batch at a time (app.py says why)
-            results, records = await asyncio.to_thread(
+            response, records = await asyncio.to_thread(
                 _read_and_score,
                 partial(read, body, **limits, now=now),
                 scoring.models,
                 settings,
                 explain,
+                answer,
             )
-        if results is not None:
-            items = [{"index": i, "result": r, "error": None} for i, r in enumerate(results)]
-            return _batch_answer(scoring, results, items)
+        if response is not None:
+            return response
     if arrow:  # the table's rows, as records, lead by lead through the schema
         read_leads = partial(_checked_records, records, limits)
     else:
         read_leads = partial(read_batch, body, content_type, **limits)
     async with scoring.batch_turn:  # checking lead by lead is batch work too: off the loop
-        results, items = await asyncio.to_thread(
-            _by_schema, read_leads, scoring.models, settings, explain, now
+        return await asyncio.to_thread(
+            _by_schema, read_leads, scoring.models, settings, explain, now, answer
         )
-    return _batch_answer(scoring, results, items)
 
 
 def _checked_records(records: list, limits: dict[str, int]) -> tuple[list, list[dict]]:
     return checked_leads(batch_of({"leads": records}).leads, **limits)
+
+
+Answer = Callable[[ScoredLeads | None, Sequence[int], list[dict] | None], Response]
+
+
+def _read_and_score(
+    read: Callable[[], ColumnBatch | list | None],
+    models: Models,
+    settings: Settings,
+    explain: bool,
+    answer: Answer,
+) -> tuple[Response | None, list | None]:
+    """(the answer, None) for a batch ``read`` column-wise; else (None, what was read: the
+    rows of an Arrow table as records, or None), for the schema to check lead by lead. One
+    thread hop for reading, scoring and answering."""
+    batch = read()
+    if not isinstance(batch, ColumnBatch):
+        return None, batch
+    scored = score_visible(
+        models,
+        batch.visible,
+        batch.lead_ids,
+        batch.as_of,
+        reasons=[explain] * len(batch.lead_ids),
+        top=settings.reasons_per_direction,
+    )
+    return answer(scored, range(len(scored)), None), None
 
 
 def _by_schema(
@@ -140,49 +174,47 @@ def _by_schema(
     settings: Settings,
     explain: bool,
     now: datetime,
-) -> tuple[list[dict], list[dict]]:
-    """(results of the valid leads, one item per lead) of a batch checked lead by lead; the
-    checks raise the request's 422 (or 400) for a body that is not a batch."""
+    answer: Answer,
+) -> Response:
+    """The answer to a batch checked lead by lead (an invalid lead's item holds its errors);
+    the checks raise the request's 422 (or 400) for a body that is not a batch."""
     valid, items = read_leads()
-    results = []
+    scored = None
     if valid:
-        results = score_requests(
+        scored = score_requests(
             models,
             [lead for _, lead in valid],
             now=now,
             reasons=[explain] * len(valid),
             top=settings.reasons_per_direction,
         )
-    for (index, _), result in zip(valid, results, strict=True):
-        items[index]["result"] = result
-    return results, items
+    return answer(scored, [index for index, _ in valid], items)
 
 
-def _batch_answer(scoring: Scoring, results: list[dict], items: list[dict]) -> Response:
-    """The ``BatchOut`` answer (``items``: one per lead, an invalid lead's with its errors)."""
-    invalid = len(items) - len(results)
-    scoring.metrics.observe_results("score_batch", results, invalid=invalid)
-    return _json({"scored": len(results), "invalid": invalid, "results": items})
-
-
-def _read_and_score(
-    read: Callable[[], ColumnBatch | list | None], models: Models, settings: Settings, explain: bool
-) -> tuple[list[dict] | None, list | None]:
-    """(results, None) for a batch ``read`` column-wise; else (None, what was read: the rows of
-    an Arrow table as records, or None), for the schema to check lead by lead. One thread hop
-    for reading and scoring."""
-    batch = read()
-    if not isinstance(batch, ColumnBatch):
-        return None, batch
-    results = score_visible(
-        models,
-        batch.visible,
-        batch.lead_ids,
-        batch.as_of,
-        reasons=[explain] * len(batch.lead_ids),
-        top=settings.reasons_per_direction,
-    )
-    return results, None
+def _batch_answer(
+    scoring: Scoring,
+    scored: ScoredLeads | None,
+    positions: Sequence[int],
+    items: list[dict] | None,
+    *,
+    as_arrow: bool,
+) -> Response:
+    """The ``BatchOut`` answer (JSON, or Arrow: ``serving.answer_arrow``) of a batch whose leads
+    at ``positions`` were ``scored``; ``items`` (one per lead) holds the others' errors, None
+    when every lead was scored."""
+    invalid = 0 if items is None else len(items) - len(positions)
+    scoring.metrics.observe_scored("score_batch", scored, invalid=invalid)
+    if as_arrow:
+        rule_names = [rule.name for rule in scoring.models.rules.rules]
+        body = arrow_answer(scored, positions, items, rule_names)
+        return Response(body, media_type=ARROW_STREAM)
+    rows = rows_of(scored) if scored is not None else []
+    if items is None:
+        items = [{"index": i, "result": row, "error": None} for i, row in enumerate(rows)]
+    else:
+        for position, row in zip(positions, rows, strict=True):
+            items[position]["result"] = row
+    return _json({"scored": len(rows), "invalid": invalid, "results": items})
 
 
 def _finite(metrics: dict) -> dict[str, float | None]:

@@ -23,8 +23,9 @@ entered the transition's entry stage at ``as_of`` (the models are trained at tha
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +59,36 @@ _NOTES = {
     ("sql_to_won", "lost"): "The lead was lost.",
     ("sql_to_won", "not_reached"): "Not MQL yet: too early for the SQL-to-won model.",
 }
+
+
+@dataclass(frozen=True)
+class TransitionScores:
+    """One transition's part of a scoring pass, per lead."""
+
+    served: ServedModel
+    parts: list[tuple[str, str, bool]]  # status, its note, whether it has a probability
+    probability: np.ndarray  # NaN where the status has none
+    reasons: dict[int, tuple[list[dict], list[dict]]]  # (up, down) of each lead explained
+
+
+@dataclass(frozen=True)
+class ScoredLeads:
+    """A scoring pass's results as columns, one entry per lead in request order. The answers
+    are built from it (``serving.answer_rows`` as JSON, ``serving.answer_arrow`` as Arrow)
+    and the metrics read it, so no path pays for the others' shape."""
+
+    lead_ids: Sequence[int | str]
+    as_of: Sequence[datetime]
+    stage: list[str]
+    priority: list[str]
+    rule_names: list[str]
+    threshold: float
+    rule_points: np.ndarray  # (leads, rules)
+    hand_set_points: np.ndarray
+    transitions: dict[str, TransitionScores]
+
+    def __len__(self) -> int:
+        return len(self.lead_ids)
 
 
 def probability(model: LeadConversionModel, matrix: np.ndarray) -> np.ndarray:
@@ -153,21 +184,6 @@ def _priorities(
     return labels.tolist()
 
 
-def _isoformats(as_of: Sequence[datetime]) -> list[str]:
-    """``when.isoformat()`` of each lead, formatted once per distinct time: a batch's leads mostly
-    share one ``as_of``, and formatting each was a good part of a row's cost. Equal times print
-    alike when all are in UTC (as both callers send them); otherwise the key holds the UTC offset
-    as well, since equal instants in different zones print differently."""
-    keys: Sequence[Hashable]
-    if all(when.tzinfo is UTC for when in as_of):
-        keys = as_of
-    else:
-        keys = [(when, when.utcoffset()) for when in as_of]
-    # one time per key (any of them: they all print alike), formatted once
-    text = {key: when.isoformat() for key, when in dict(zip(keys, as_of, strict=True)).items()}
-    return [text[key] for key in keys]
-
-
 def score_requests(
     models: Models,
     requests: Sequence[ScoreRequest],
@@ -175,9 +191,9 @@ def score_requests(
     now: datetime,
     reasons: Sequence[bool],
     top: int,
-) -> list[dict]:
-    """One response dict (``ScoreOut`` shape) per request, in order; ``now`` fills a missing
-    ``as_of``; ``reasons[i]`` says whether lead ``i`` gets its reasons."""
+) -> ScoredLeads:
+    """The requests' scores, in order; ``now`` fills a missing ``as_of``; ``reasons[i]`` says
+    whether lead ``i`` gets its reasons."""
     payloads = [
         {
             "lead": request.lead.model_dump(),
@@ -206,7 +222,7 @@ def score_visible(
     *,
     reasons: Sequence[bool],
     top: int,
-) -> list[dict]:
+) -> ScoredLeads:
     """``score_requests`` from leads already cut at their ``as_of`` (aware UTC datetimes): the
     one cut is shared by the features, the rules and the stages."""
     n = visible.n
@@ -214,87 +230,60 @@ def score_visible(
     rule_points, totals = score_rules(models.rules, visible)
     reached, lost = _stages(visible)
     states = list(zip(reached.tolist(), lost.tolist(), strict=True))
+    rule_names = [rule.name for rule in models.rules.rules]
+    if rule_points.shape[1] != len(rule_names):
+        raise ValueError(f"{rule_points.shape[1]} rule point columns for {len(rule_names)} rules")
 
     wants_reasons = np.asarray(reasons, dtype=bool) & (top > 0)
     matrices: dict[tuple, np.ndarray] = {}  # both models usually read the same inputs
-    probabilities: dict[str, np.ndarray] = {}
-    entries: dict[str, list[dict[str, Any]]] = {}
+    transitions: dict[str, TransitionScores] = {}
     for transition in TRANSITIONS:
         served = models.by_transition[transition]
         if served.inputs_key not in matrices:
             matrices[served.inputs_key] = served.bundle.model.encode_columns(features, n)
-        matrix = matrices[served.inputs_key]
-        entries[transition], probabilities[transition] = _transition_entries(
-            served, features, matrix, states, wants_reasons, top
+        transitions[transition] = _transition_scores(
+            served, features, matrices[served.inputs_key], states, wants_reasons, top
         )
     base_rates = {t: models.by_transition[t].base_rate for t in TRANSITIONS}
-    priorities = _priorities(reached, lost, probabilities, base_rates)
-
-    # each row built whole, in its final key order (one dict literal is cheaper than filling in)
-    rule_names = [rule.name for rule in models.rules.rules]
-    threshold = float(models.rules.threshold)
-    # checked once here: a strict zip per lead costs more than building its points dict
-    if rule_points.shape[1] != len(rule_names):
-        raise ValueError(f"{rule_points.shape[1]} rule point columns for {len(rule_names)} rules")
-    return [
-        {
-            "lead_id": lead_id,
-            "as_of": when,
-            "stage": _STAGE_OF_STATE[state],
-            "priority": lead_priority,
-            "hand_set": {
-                "points": total,
-                "threshold": threshold,
-                "passes_threshold": total >= threshold,
-                "points_per_rule": dict(zip(rule_names, points, strict=False)),
-            },
-            "mql_to_sql": to_sql,
-            "sql_to_won": to_won,
-        }
-        for lead_id, when, state, lead_priority, points, total, to_sql, to_won in zip(
-            lead_ids,
-            _isoformats(as_of),
-            states,
-            priorities,
-            rule_points.tolist(),
-            totals.tolist(),
-            entries["mql_to_sql"],
-            entries["sql_to_won"],
-            strict=True,
-        )
-    ]
+    probabilities = {t: scores.probability for t, scores in transitions.items()}
+    return ScoredLeads(
+        lead_ids=lead_ids,
+        as_of=as_of,
+        stage=[_STAGE_OF_STATE[state] for state in states],
+        priority=_priorities(reached, lost, probabilities, base_rates),
+        rule_names=rule_names,
+        threshold=float(models.rules.threshold),
+        rule_points=rule_points,
+        hand_set_points=totals,
+        transitions=transitions,
+    )
 
 
-def _transition_entries(
+def _transition_scores(
     served: ServedModel,
     features: Columns,
     matrix: np.ndarray,
     states: list[tuple[int, bool]],
     wants_reasons: np.ndarray,
     top: int,
-) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Each lead's entry for ``served.transition`` (status, probability, note and model, plus
-    the reasons for the leads that want them), and the probabilities (NaN where none).
+) -> TransitionScores:
+    """Each lead's status for ``served.transition``, its probability and, for the leads that
+    want them, its reasons.
 
     Only open and hypothetical leads get a probability, so only their rows go through the
     model: in a batch from a CRM's history most leads are not MQL yet, lost or converted (in
     the benchmark's, 298 of 1,000 for MQL -> SQL and 920 for SQL -> won)."""
-    transition = served.transition
     model = served.bundle.model
-    ref = {"name": served.name, "version": served.version, "alias": served.alias}
-    status_of = _STATUS_OF_STATE[transition]
+    status_of = _STATUS_OF_STATE[served.transition]
     parts = [status_of[state] for state in states]
     scored = np.array([has_p for _, _, has_p in parts], dtype=bool)
     probabilities = np.full(len(states), np.nan)
     if scored.any():
         probabilities[scored] = probability(model, matrix[scored])
-    out: list[dict[str, Any]] = [
-        {"status": status, "probability": p if has_p else None, "note": note, "model": ref}
-        for (status, note, has_p), p in zip(parts, probabilities.tolist(), strict=True)
-    ]
+    explained: dict[int, tuple[list[dict], list[dict]]] = {}
     explain = np.flatnonzero(scored & wants_reasons)
     if not len(explain):
-        return out, probabilities
+        return TransitionScores(served, parts, probabilities, explained)
     shap = model.contribution_matrix(matrix[explain])[:, :-1]
     encoding = model.input_encoding_
     # category values as sent (the matrix holds level positions, NaN for an unseen value)
@@ -309,6 +298,5 @@ def _transition_entries(
             return float(values[j])
 
         unseen = {j: bool(np.isnan(values[j]) and value_of(j) is not None) for j in raw_levels}
-        up, down = served.reasons.explain(shap[k], value_of, top, unseen)
-        out[i]["reasons_up"], out[i]["reasons_down"] = up, down
-    return out, probabilities
+        explained[i] = served.reasons.explain(shap[k], value_of, top, unseen)
+    return TransitionScores(served, parts, probabilities, explained)

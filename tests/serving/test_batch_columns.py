@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from serving.answer_rows import rows_of
 from serving.batch_columns import read_valid_batch
 from serving.request_body import read_batch
 from serving.scorer import score_requests, score_visible
@@ -27,8 +28,8 @@ def by_columns(models, body: bytes) -> list[dict] | None:
     if batch is None:
         return None
     n = len(batch.lead_ids)
-    return score_visible(
-        models, batch.visible, batch.lead_ids, batch.as_of, reasons=[True] * n, top=3
+    return rows_of(
+        score_visible(models, batch.visible, batch.lead_ids, batch.as_of, reasons=[True] * n, top=3)
     )
 
 
@@ -41,7 +42,7 @@ def by_schema(models, body: bytes) -> list[dict] | None:
     if len(valid) < len(items):
         return None
     leads = [lead for _, lead in valid]
-    return score_requests(models, leads, now=NOW, reasons=[True] * len(leads), top=3)
+    return rows_of(score_requests(models, leads, now=NOW, reasons=[True] * len(leads), top=3))
 
 
 @pytest.fixture
