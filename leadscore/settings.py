@@ -4,6 +4,7 @@ read settings; everything below them takes plain keyword arguments."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,10 @@ class Settings(BaseSettings):
         1,000-lead batch of 24 touches per lead is about 3.5 MB).
     batch_reasons: whether /v1/score/batch explains each score unless the request says.
     reasons_per_direction: reasons pushing up (and down) returned per transition.
+    compiled_trees: whether the API serves the models' trees compiled to machine code
+        (``serving.compiled_trees``: checked equal to LightGBM first, LightGBM otherwise).
+    compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
+        or under ``XDG_CACHE_HOME``).
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
@@ -50,12 +55,24 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 2**20, ge=1024, le=2**31)
     batch_reasons: bool = False
     reasons_per_direction: int = Field(default=3, ge=0, le=20)
+    compiled_trees: bool = True
+    compiled_trees_dir: Path | None = None
 
     @field_validator("api_key")
     @classmethod
     def _empty_key_is_no_key(cls, value: SecretStr | None) -> SecretStr | None:
         # LEADSCORE_API_KEY= (empty) switches authentication off rather than demanding ""
         return value if value is not None and value.get_secret_value() else None
+
+
+def trees_cache(settings: Settings) -> Path | None:
+    """The folder of compiled trees, or None when the API is not to compile them."""
+    if not settings.compiled_trees:
+        return None
+    if settings.compiled_trees_dir is not None:
+        return settings.compiled_trees_dir
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "leadscore" / "trees"
 
 
 @lru_cache

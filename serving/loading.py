@@ -20,7 +20,8 @@ from pathlib import Path
 import joblib
 
 from leadscore.errors import ModelNotFoundError
-from leadscore.settings import Settings
+from leadscore.settings import Settings, trees_cache
+from serving.compiled_trees import Predict, tree_prediction
 from serving.reasons import ReasonWriter
 from serving.scorer import TRANSITIONS, inputs_key
 from training import tracking
@@ -44,6 +45,8 @@ class ServedModel:
         inputs_key: what the model's input encoding depends on (equal keys share a matrix);
             reasons: the reason phrasing, prepared once.
         base_rate: the test rows' conversion rate at training (priority tiers compare with it).
+        tree_prediction: the trees' probability of an encoded matrix (``raw_probability``),
+            compiled or LightGBM's, as ``inference`` says (``serving.compiled_trees``).
     """
 
     transition: str
@@ -56,6 +59,8 @@ class ServedModel:
     inputs_key: tuple = field(repr=False)
     reasons: ReasonWriter = field(repr=False)
     base_rate: float | None
+    tree_prediction: Predict = field(repr=False)
+    inference: str
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,15 @@ def _redacted(uri: str) -> str:
 
 
 def _served(
-    bundle: ScoringBundle, *, version: str | None, alias: str | None, source: str
+    bundle: ScoringBundle,
+    *,
+    version: str | None,
+    alias: str | None,
+    source: str,
+    trees_cache: Path | None,
 ) -> ServedModel:
     base_rate = bundle.metrics.get("model", {}).get("base_rate")
+    predict, inference = tree_prediction(bundle.model, trees_cache)
     return ServedModel(
         transition=bundle.transition,
         bundle=bundle,
@@ -87,19 +98,21 @@ def _served(
         inputs_key=inputs_key(bundle.model),
         reasons=ReasonWriter([str(n) for n in bundle.model.feature_names_in_]),
         base_rate=float(base_rate) if base_rate is not None else None,
+        tree_prediction=predict,
+        inference=inference,
     )
 
 
-def _from_registry(transition: str, alias: str, uri: str) -> ServedModel:
+def _from_registry(transition: str, alias: str, uri: str, trees_cache: Path | None) -> ServedModel:
     found = tracking.load_bundle_version(transition, alias)
     if found is None:
         name = f"{tracking.registered_name(transition)}@{alias}"
         raise ModelNotFoundError(f"no model {name} in the registry at {uri}; {TRAIN_FIRST}")
     bundle, version = found
-    return _served(bundle, version=version, alias=alias, source="registry")
+    return _served(bundle, version=version, alias=alias, source="registry", trees_cache=trees_cache)
 
 
-def _from_folder(transition: str, folder: Path) -> ServedModel:
+def _from_folder(transition: str, folder: Path, trees_cache: Path | None) -> ServedModel:
     candidates = [folder / f"{transition}.joblib"]
     if (folder / transition).is_dir():
         candidates += sorted((folder / transition).rglob("bundle.joblib"))
@@ -112,7 +125,9 @@ def _from_folder(transition: str, folder: Path) -> ServedModel:
     bundle = joblib.load(path)
     if not isinstance(bundle, ScoringBundle) or bundle.transition != transition:
         raise ModelNotFoundError(f"{path} is not a {transition} scoring bundle")
-    return _served(bundle, version=None, alias=None, source=str(path.parent))
+    return _served(
+        bundle, version=None, alias=None, source=str(path.parent), trees_cache=trees_cache
+    )
 
 
 def load_for(settings: Settings) -> Models:
@@ -123,6 +138,7 @@ def load_for(settings: Settings) -> Models:
         experiment=settings.experiment,
         alias=settings.model_alias,
         model_dir=settings.model_dir,
+        trees_cache=trees_cache(settings),
     )
 
 
@@ -133,20 +149,22 @@ def load_models(
     experiment: str,
     alias: str,
     model_dir: Path | None,
+    trees_cache: Path | None = None,
 ) -> Models:
     """Both transitions' models from ``model_dir`` if given, else ``models:/<name>@<alias>``.
 
     Raises ``ModelNotFoundError`` (naming what is missing and where) when either model is
     missing or cannot be read; anything else that goes wrong while loading is reported the
-    same way, so the caller keeps what it had.
+    same way, so the caller keeps what it had. ``trees_cache``: where compiled trees are kept
+    (None: LightGBM predicts).
     """
     try:
         if model_dir is not None:
-            served = {t: _from_folder(t, Path(model_dir)) for t in TRANSITIONS}
+            served = {t: _from_folder(t, Path(model_dir), trees_cache) for t in TRANSITIONS}
         else:
             tracking.configure(tracking_uri, artifacts_dir, experiment)
             uri = _redacted(os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri)  # as configure
-            served = {t: _from_registry(t, alias, uri) for t in TRANSITIONS}
+            served = {t: _from_registry(t, alias, uri, trees_cache) for t in TRANSITIONS}
     except ModelNotFoundError:
         raise
     except Exception as error:  # a broken store or artifact: same outcome as a missing model

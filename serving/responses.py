@@ -107,6 +107,10 @@ class ModelOut(BaseModel):
     data_fingerprint: str
     loaded_at: datetime
     base_rate: float | None
+    inference: str = Field(
+        description="'compiled' (the trees as machine code, checked equal to LightGBM at load) "
+        "or 'lightgbm'."
+    )
     test_metrics: dict[str, float | None] = Field(description="The model's test metrics.")
     baseline_test_metrics: dict[str, float | None] = Field(
         description="The hand-set rules' metrics on the same test rows."

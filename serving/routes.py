@@ -239,6 +239,7 @@ def models_out(models: Models) -> ModelsOut:
                 data_fingerprint=m.bundle.data_fingerprint,
                 loaded_at=m.loaded_at,
                 base_rate=m.base_rate,
+                inference=m.inference,
                 test_metrics=_finite(m.bundle.metrics.get("model", {})),
                 baseline_test_metrics=_finite(m.bundle.metrics.get("baseline", {})),
             )

@@ -23,7 +23,7 @@ entered the transition's entry stage at ``as_of`` (the models are trained at tha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -91,9 +91,14 @@ class ScoredLeads:
         return len(self.lead_ids)
 
 
-def probability(model: LeadConversionModel, matrix: np.ndarray) -> np.ndarray:
-    """Calibrated probabilities of an encoded matrix, as ``model.predict_proba(features)[:, 1]``."""
-    return model.calibrated(model.raw_probability(matrix))
+def probability(
+    model: LeadConversionModel,
+    matrix: np.ndarray,
+    tree_prediction: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Calibrated probabilities of an encoded matrix, as ``model.predict_proba(features)[:, 1]``;
+    ``tree_prediction`` stands in for ``model.raw_probability`` (the served trees)."""
+    return model.calibrated((tree_prediction or model.raw_probability)(matrix))
 
 
 def inputs_key(model: LeadConversionModel) -> tuple:
@@ -279,7 +284,7 @@ def _transition_scores(
     scored = np.array([has_p for _, _, has_p in parts], dtype=bool)
     probabilities = np.full(len(states), np.nan)
     if scored.any():
-        probabilities[scored] = probability(model, matrix[scored])
+        probabilities[scored] = probability(model, matrix[scored], served.tree_prediction)
     explained: dict[int, tuple[list[dict], list[dict]]] = {}
     explain = np.flatnonzero(scored & wants_reasons)
     if not len(explain):

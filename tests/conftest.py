@@ -3,6 +3,7 @@ temporary folders (real SQLite tracking and registry, no server)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,16 @@ from training import tracking
 from training.rules import HandSetRules, default_rules_path, load_rules
 
 SIMULATED_LEADS = 8_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_trees_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The compiled trees the API builds in this run (servers started as subprocesses too) go
+    to a folder of the run, not the user's cache."""
+    folder = tmp_path_factory.mktemp("compiled-trees")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEADSCORE_COMPILED_TREES_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,86 @@
+"""The API predicts with the models' trees compiled to machine code only where they predict
+exactly as LightGBM: built once per model, refused when a split decides differently, and
+LightGBM without a compiler or when switched off."""
+
+from __future__ import annotations
+
+import re
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from features.definitions import FEATURE_NAMES
+from serving import compiled_trees
+from serving.compiled_trees import probe_rows, tree_prediction
+from training.model import LeadConversionModel
+
+
+@pytest.fixture(scope="module")
+def model(bundles) -> LeadConversionModel:
+    return bundles["mql_to_sql"].model
+
+
+def test_served_trees_are_compiled_and_predict_as_lightgbm_to_the_bit(client, training_sets):
+    for transition, served in client.app.state.models.current.by_transition.items():
+        assert served.inference == "compiled", transition
+        model = served.bundle.model
+        matrix = model.encode(training_sets[transition].frame[list(FEATURE_NAMES)])
+        assert len(matrix) > 500 and np.isnan(matrix).any()  # real rows, missing values too
+        np.testing.assert_array_equal(served.tree_prediction(matrix), model.raw_probability(matrix))
+    listed = client.get("/v1/models").json()["models"]
+    assert {m["inference"] for m in listed} == {"compiled"}
+
+
+def test_the_library_is_built_once_per_model(model, tmp_path, monkeypatch):
+    predict, inference = tree_prediction(model, tmp_path)
+    assert inference == "compiled"
+    built = list(tmp_path.glob("trees-*.so"))
+    assert len(built) == 1
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr("tl2cgen.export_lib", no_build)
+    again, inference = tree_prediction(model, tmp_path)
+    assert inference == "compiled" and list(tmp_path.glob("trees-*.so")) == built
+    probe = probe_rows(model.booster_, 500)
+    np.testing.assert_array_equal(again(probe), predict(probe))
+
+
+def _one_split_moved(booster: lgb.Booster) -> lgb.Booster:
+    """The booster with its first tree's first numeric threshold moved up by the smallest step
+    a double can take: only a value exactly on the old side of that step goes the other way."""
+    text = booster.model_to_string()
+    text = re.sub(r"^tree_sizes=.*\n", "", text, flags=re.M)  # sizes change; LightGBM reparses
+    start = text.index("Tree=0")
+    tree = text[start : text.index("\n\n", start)]
+    fields = dict(line.split("=", 1) for line in tree.splitlines() if "=" in line)
+    thresholds = fields["threshold"].split(" ")
+    numeric = next(i for i, d in enumerate(fields["decision_type"].split(" ")) if not int(d) & 1)
+    thresholds[numeric] = repr(float(np.nextafter(float(thresholds[numeric]), np.inf)))
+    moved = tree.replace(f"threshold={fields['threshold']}", f"threshold={' '.join(thresholds)}")
+    return lgb.Booster(model_str=text.replace(tree, moved))
+
+
+def test_a_library_deciding_one_split_differently_is_refused(model, tmp_path, monkeypatch):
+    booster = lgb.Booster(model_str=model.booster_.model_to_string())
+    wrong = compiled_trees._compiled(_one_split_moved(booster), tmp_path)
+    probe = probe_rows(model.booster_, 2_000)
+    assert not np.array_equal(wrong(probe), model.raw_probability(probe))  # the probe sees it
+
+    monkeypatch.setattr(compiled_trees, "_compiled", lambda booster, cache_dir: wrong)
+    predict, inference = tree_prediction(model, tmp_path)
+    assert inference == "lightgbm"
+    np.testing.assert_array_equal(predict(probe), model.raw_probability(probe))
+
+
+def test_without_a_compiler_or_when_switched_off_lightgbm_predicts(
+    model, registry, make_client, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(compiled_trees.shutil, "which", lambda name: None)
+    predict, inference = tree_prediction(model, tmp_path / "empty")
+    assert inference == "lightgbm" and predict == model.raw_probability
+    assert tree_prediction(model, None)[1] == "lightgbm"
+    off = make_client(registry.model_copy(update={"compiled_trees": False}))
+    assert {m["inference"] for m in off.get("/v1/models").json()["models"]} == {"lightgbm"}
