@@ -152,7 +152,10 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
         )
         log.info(
             "serving %s",
-            ", ".join(f"{m.name} {m.version or m.source}" for m in models.by_transition.values()),
+            ", ".join(
+                f"{m.name} {m.version or m.source} ({m.inference} trees)"
+                for m in models.by_transition.values()
+            ),
         )
         yield
 
