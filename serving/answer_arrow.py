@@ -36,7 +36,7 @@ _REASON = pa.struct(
 )
 _REASONS = pa.list_(_REASON)
 _ERROR = pa.struct([("index", pa.int64()), ("lead_id", _TEXT), ("errors", _TEXT)])
-AS_OF = pa.timestamp("us", tz="UTC")
+_AS_OF = pa.timestamp("us", tz="UTC")
 
 
 def arrow_answer(
@@ -105,7 +105,7 @@ def _result_type(rule_names: Sequence[str], lead_id: pa.DataType) -> pa.StructTy
     return pa.struct(
         [
             ("lead_id", lead_id),
-            ("as_of", AS_OF),
+            ("as_of", _AS_OF),
             ("stage", _TEXT),
             ("priority", _TEXT),
             ("hand_set", hand_set),
@@ -131,7 +131,7 @@ def _results(scored: ScoredLeads) -> pa.StructArray:
     return pa.StructArray.from_arrays(
         [
             lead_ids,
-            pa.array(scored.as_of, AS_OF),
+            pa.array(scored.as_of, _AS_OF),
             pa.array(scored.stage, _TEXT),
             pa.array(scored.priority, _TEXT),
             hand_set,
