@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         return value if value is not None and value.get_secret_value() else None
 
 
-def trees_cache(settings: Settings) -> Path | None:
+def trees_cache_of(settings: Settings) -> Path | None:
     """The folder of compiled trees, or None when the API is not to compile them."""
     if not settings.compiled_trees:
         return None

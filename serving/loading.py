@@ -20,7 +20,7 @@ from pathlib import Path
 import joblib
 
 from leadscore.errors import ModelNotFoundError
-from leadscore.settings import Settings, trees_cache
+from leadscore.settings import Settings, trees_cache_of
 from serving.compiled_trees import Predict, tree_prediction
 from serving.reasons import ReasonWriter
 from serving.scorer import TRANSITIONS, inputs_key
@@ -138,7 +138,7 @@ def load_for(settings: Settings) -> Models:
         experiment=settings.experiment,
         alias=settings.model_alias,
         model_dir=settings.model_dir,
-        trees_cache=trees_cache(settings),
+        trees_cache=trees_cache_of(settings),
     )
 
 
