@@ -60,6 +60,8 @@ def _served_booster(model: LeadConversionModel) -> lgb.Booster:
 
 
 def _compiled(booster: lgb.Booster, cache_dir: Path) -> Predict:
+    """The booster's library from the cache, built first if it is not there (or does not load:
+    a damaged file is built again rather than left to fail every start)."""
     import tl2cgen  # imported here: a server that does not compile never loads it
     import treelite
 
@@ -67,21 +69,32 @@ def _compiled(booster: lgb.Booster, cache_dir: Path) -> Predict:
     stamp = f"{tl2cgen.__version__} {treelite.__version__} {platform.machine()}"
     key = hashlib.sha256(f"{stamp}\n{text}".encode()).hexdigest()[:32]
     library = cache_dir / f"trees-{key}.so"
-    if not library.is_file():
-        compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
-        if compiler is None:
-            raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        building = cache_dir / f".trees-{key}.{os.getpid()}.{threading.get_ident()}.so"
-        log.info("compiling %d trees with %s into %s", booster.num_trees(), compiler, library)
-        tl2cgen.export_lib(
-            treelite.frontend.from_lightgbm(booster),
-            toolchain=compiler,
-            libpath=str(building),
-            params={"parallel_comp": max(1, min(booster.num_trees(), os.cpu_count() or 1))},
-            nthread=os.cpu_count() or 1,
-        )
-        os.replace(building, library)  # whole or not at all, also for workers building alike
+    if library.is_file():
+        try:
+            return _loaded(library)
+        except Exception as error:
+            log.warning("compiled trees %s do not load (%s): building them again", library, error)
+            library.unlink(missing_ok=True)
+    compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
+    if compiler is None:
+        raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    building = cache_dir / f".trees-{key}.{os.getpid()}.{threading.get_ident()}.so"
+    log.info("compiling %d trees with %s into %s", booster.num_trees(), compiler, library)
+    tl2cgen.export_lib(
+        treelite.frontend.from_lightgbm(booster),
+        toolchain=compiler,
+        libpath=str(building),
+        params={"parallel_comp": max(1, min(booster.num_trees(), os.cpu_count() or 1))},
+        nthread=os.cpu_count() or 1,
+    )
+    os.replace(building, library)  # whole or not at all, also for workers building alike
+    return _loaded(library)
+
+
+def _loaded(library: Path) -> Predict:
+    import tl2cgen
+
     predictor = tl2cgen.Predictor(str(library), nthread=1)
     turn = threading.Lock()  # one prediction at a time per library (batch and single leads)
 

@@ -48,6 +48,17 @@ def test_the_library_is_built_once_per_model(model, tmp_path, monkeypatch):
     np.testing.assert_array_equal(again(probe), predict(probe))
 
 
+def test_a_damaged_library_in_the_cache_is_built_again(model, tmp_path):
+    tree_prediction(model, tmp_path)
+    (library,) = tmp_path.glob("trees-*.so")
+    library.write_bytes(b"not a library")
+    predict, inference = tree_prediction(model, tmp_path)
+    assert inference == "compiled"
+    assert library.stat().st_size > 1_000
+    probe = probe_rows(model.booster_, 500)
+    np.testing.assert_array_equal(predict(probe), model.raw_probability(probe))
+
+
 def _one_split_moved(booster: lgb.Booster) -> lgb.Booster:
     """The booster with its first tree's first numeric threshold moved up by the smallest step
     a double can take: only a value exactly on the old side of that step goes the other way."""
