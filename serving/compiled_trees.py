@@ -42,7 +42,9 @@ def tree_prediction(model: LeadConversionModel, cache_dir: Path | None) -> tuple
     if cache_dir is None:
         return model.raw_probability, "lightgbm"
     try:
-        compiled = _compiled(_served_booster(model), Path(cache_dir))
+        # the trees model.raw_probability uses (its best iteration), as text
+        served = model.booster_.model_to_string(num_iteration=model.best_iteration_)
+        compiled = _compiled(served, Path(cache_dir))
     except Exception as error:  # no compiler, tl2cgen missing or failing: LightGBM serves
         log.warning("compiling the trees failed, LightGBM predicts: %s", error)
         return model.raw_probability, "lightgbm"
@@ -53,19 +55,13 @@ def tree_prediction(model: LeadConversionModel, cache_dir: Path | None) -> tuple
     return compiled, "compiled"
 
 
-def _served_booster(model: LeadConversionModel) -> lgb.Booster:
-    """The trees ``model.raw_probability`` uses (its best iteration), as a booster of their own."""
-    text = model.booster_.model_to_string(num_iteration=model.best_iteration_)
-    return lgb.Booster(model_str=text)
-
-
-def _compiled(booster: lgb.Booster, cache_dir: Path) -> Predict:
-    """The booster's library from the cache, built first if it is not there (or does not load:
-    a damaged file is built again rather than left to fail every start)."""
+def _compiled(text: str, cache_dir: Path) -> Predict:
+    """The library of the trees in ``text`` (a LightGBM model) from the cache, built first if it
+    is not there (or does not load: a damaged file is built again rather than left to fail
+    every start)."""
     import tl2cgen  # imported here: a server that does not compile never loads it
     import treelite
 
-    text = booster.model_to_string()
     stamp = f"{tl2cgen.__version__} {treelite.__version__} {platform.machine()}"
     key = hashlib.sha256(f"{stamp}\n{text}".encode()).hexdigest()[:32]
     library = cache_dir / f"trees-{key}.so"
@@ -78,6 +74,7 @@ def _compiled(booster: lgb.Booster, cache_dir: Path) -> Predict:
     compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
     if compiler is None:
         raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
+    booster = lgb.Booster(model_str=text)
     cache_dir.mkdir(parents=True, exist_ok=True)
     building = cache_dir / f".trees-{key}.{os.getpid()}.{threading.get_ident()}.so"
     log.info("compiling %d trees with %s into %s", booster.num_trees(), compiler, library)
