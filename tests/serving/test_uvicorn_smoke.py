@@ -104,7 +104,15 @@ def _listening_inodes(port: int) -> set[str]:
 def _workers(supervisor: int) -> list[int]:
     """The supervisor's worker processes (its other child is multiprocessing's tracker)."""
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return [int(p) for p in children if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    return [int(p) for p in children if b"spawn_main" in _cmdline(p)]
+
+
+def _cmdline(pid: str) -> bytes:
+    """Empty for a process that is gone, or a zombie (it has no command line left)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def _socket_inodes(pid: int) -> set[str]:
@@ -143,11 +151,13 @@ def test_workers_listen_on_sockets_of_their_own_are_replaced_and_stop_together(
         dead = workers[0]
         os.kill(dead, signal.SIGKILL)  # a worker dies: the supervisor starts another
         deadline = time.monotonic() + 60
-        while not (len(_workers(server.pid)) == 2 and len(_listening_inodes(port)) == 2):
+        workers = _workers(server.pid)
+        # SIGKILL takes effect asynchronously: until the kernel tears the worker down it still
+        # looks alive, so wait for it to be gone as well as for the replacement to listen
+        while dead in workers or len(workers) != 2 or len(_listening_inodes(port)) != 2:
             assert time.monotonic() < deadline, "no new worker within 60 s"
             time.sleep(0.2)
-        workers = _workers(server.pid)
-        assert dead not in workers
+            workers = _workers(server.pid)
         for _ in range(20):  # the survivor answers meanwhile; then both do
             with httpx.Client() as client:
                 answer = client.post(f"{base}/v1/score", json=lead_request, timeout=60)
