@@ -11,7 +11,7 @@ Time: touches are seen only through ``features.window.VisibleHistory`` (strictly
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -79,8 +79,8 @@ def score_leads(
 
     Only touches strictly before ``as_of`` count. A touch rule gives its points per matching
     touch times 0.5 ** (age_days / half_life), then the cap; attribute and behaviour rules give
-    their points once. Vectorised over all rows (one pass per rule), so one lead and a batch go
-    through the same code and get the same numbers. ``history`` may be a ``VisibleHistory``
+    their points once. Vectorised over all rows (and the rules of a kind), so one lead and a
+    batch go through the same code and get the same numbers. ``history`` may be a ``VisibleHistory``
     already cut at ``decision_points``, shared with ``features.build.build_features``.
     """
     for column in ("lead_id", "as_of"):
@@ -98,28 +98,85 @@ def score_leads(
 
 def rule_points(rules: HandSetRules, visible: VisibleHistory) -> tuple[np.ndarray, np.ndarray]:
     """(points per rule, total) of a cut history: an (n, rules) array in file order and the
-    sum per row. ``score_leads`` wraps it in frames; the API reads the arrays."""
+    sum per row. ``score_leads`` wraps it in frames; the API reads the arrays.
+
+    All touch rules are scored at once, and all behaviour rules: scoring one lead, the cost
+    was some twenty small numpy calls per rule, 0.6 ms a lead for the 27 default rules.
+    """
     n_rows = visible.n
     points = np.empty((n_rows, len(rules.rules)))
-    total = np.zeros(n_rows)
+    by_kind: dict[type, list[int]] = {TouchRule: [], AttributeRule: [], BehaviourRule: []}
     for j, rule in enumerate(rules.rules):
-        if isinstance(rule, TouchRule):
-            values = _touch_points(rule, visible.touches, n_rows, rules.half_life_days)
-        elif isinstance(rule, AttributeRule):
-            values = _attribute_points(rule, visible.leads, n_rows)
-        else:
-            values = _behaviour_points(rule, visible.touches, n_rows)
-        points[:, j] = values + 0.0  # -0.0 (negative points times nothing) reads as 0
-        total += values  # in rule order, so a row's sum never depends on the batch around it
+        by_kind[type(rule)].append(j)
+    if columns := by_kind[TouchRule]:
+        touch_rules = [rules.rules[j] for j in columns]
+        points[:, columns] = _touch_points(
+            touch_rules, visible.touches, n_rows, rules.half_life_days
+        )
+    if columns := by_kind[BehaviourRule]:
+        behaviour_rules = [rules.rules[j] for j in columns]
+        points[:, columns] = _behaviour_points(behaviour_rules, visible.touches, n_rows)
+    for j in by_kind[AttributeRule]:
+        points[:, j] = _attribute_points(rules.rules[j], visible.leads, n_rows)
+    points += 0.0  # -0.0 (negative points times nothing) reads as 0
+    total = np.zeros(n_rows)
+    for j in range(points.shape[1]):
+        total += points[:, j]  # in rule order, so a row's sum never depends on the batch around it
     return points, total
 
 
-def _matching(match: TouchMatch, touches: VisibleTouches) -> np.ndarray:
-    wanted = (getattr(match, field) for field in TOUCH_VOCABULARIES)  # the order kinds use
-    mask = _kinds_wanted(*(None if v is None else tuple(v) for v in wanted))[touches.kind]
-    if match.min_duration_s is not None:
-        mask &= touches.duration_s >= match.min_duration_s
-    return mask
+@dataclass(frozen=True)
+class _Matches:
+    """Which touches each of several filters takes, as (filter, touch) pairs.
+
+    ``cells`` numbers each pair's (row, filter) cell of an (n_rows, filters) array, so one
+    ``np.bincount`` sums every filter's touches per row. The pairs of a cell come in touch
+    order, so each sum is added up in the order a ``bincount`` per filter would use.
+    """
+
+    match: np.ndarray
+    touch: np.ndarray
+    cells: np.ndarray
+    shape: tuple[int, int]
+
+    def sum(self, weights: np.ndarray | None = None, pairs: np.ndarray | None = None) -> np.ndarray:
+        """Per cell, the number of pairs (or the sum of their ``weights``), over the ``pairs``
+        selected (a mask; default all)."""
+        cells = self.cells if pairs is None else self.cells[pairs]
+        size = self.shape[0] * self.shape[1]
+        return np.bincount(cells, weights, minlength=size).reshape(self.shape)
+
+
+def _matches(
+    filters: Sequence[TouchMatch],
+    windows_days: Sequence[float | None],
+    touches: VisibleTouches,
+    n_rows: int,
+) -> _Matches:
+    """The touches each filter takes within its window (None: all history)."""
+    wanted = tuple(
+        tuple(
+            None if (v := getattr(f, field)) is None else tuple(v) for field in TOUCH_VOCABULARIES
+        )
+        for f in filters
+    )
+    taken = _kinds_table(wanted)[:, touches.kind]  # (filters, touches): a row per filter
+    for k, (f, days) in enumerate(zip(filters, windows_days, strict=True)):
+        if f.min_duration_s is not None:  # unknown durations never pass a minimum
+            taken[k] &= touches.duration_s >= f.min_duration_s
+        if days is not None:  # closed at the far end, as features.window.window_bucket
+            taken[k] &= touches.age_ns <= round(days * NS_PER_DAY)  # integer ns, so exact
+    match, touch = np.divmod(np.flatnonzero(taken), taken.shape[1])  # as np.nonzero, faster
+    cells = touches.row[touch] * len(filters) + match
+    return _Matches(match, touch, cells, (n_rows, len(filters)))
+
+
+@cache
+def _kinds_table(wanted: tuple[tuple[tuple[str, ...] | None, ...], ...]) -> np.ndarray:
+    """(filters, kinds): ``_kinds_wanted`` of each filter, one row each."""
+    table = np.vstack([_kinds_wanted(*filter_wanted) for filter_wanted in wanted])
+    table.flags.writeable = False
+    return table
 
 
 @cache
@@ -139,24 +196,30 @@ def _kinds_wanted(*wanted: tuple[str, ...] | None) -> np.ndarray:
     return table
 
 
-def _within(touches: VisibleTouches, window_days: float) -> np.ndarray:
-    # closed at the far end, as features.window.window_bucket; integer ns, so exact
-    return touches.age_ns <= round(window_days * NS_PER_DAY)
-
-
 def _touch_points(
-    rule: TouchRule, touches: VisibleTouches, n_rows: int, file_half_life: float | None
+    rules: Sequence[TouchRule], touches: VisibleTouches, n_rows: int, file_half_life: float | None
 ) -> np.ndarray:
-    mask = _matching(rule, touches)
-    if rule.window_days is not None:
-        mask &= _within(touches, rule.window_days)
-    half_life = rule.half_life_days if rule.half_life_days is not None else file_half_life
-    weights = None
-    if half_life is not None and half_life != float("inf"):
-        weights = rule.points * 0.5 ** (age_days(touches.age_ns[mask]) / half_life)
-    points = np.bincount(touches.row[mask], weights=weights, minlength=n_rows)
-    points = points * rule.points if weights is None else points
-    return np.clip(points, -rule.cap, rule.cap) if rule.cap is not None else points
+    """(n_rows, rules): each rule's points for every matching touch, decayed, then capped."""
+    matches = _matches(rules, [rule.window_days for rule in rules], touches, n_rows)
+    points = np.array([rule.points for rule in rules], dtype=np.float64)
+    half_lives = np.array(
+        [np.inf if (h := _half_life(rule, file_half_life)) is None else h for rule in rules]
+    )
+    decays = np.isfinite(half_lives)
+    decayed = decays[matches.match]
+    values = matches.sum(pairs=~decayed) * points
+    if decayed.any():
+        # each touch's points * 0.5 ** (age_days / half_life), summed per row in touch order
+        rule_at = matches.match[decayed]
+        ages = age_days(touches.age_ns[matches.touch[decayed]])
+        weights = points[rule_at] * 0.5 ** (ages / half_lives[rule_at])
+        values[:, decays] = matches.sum(weights, pairs=decayed)[:, decays]
+    caps = np.array([np.inf if rule.cap is None else rule.cap for rule in rules])
+    return np.minimum(np.maximum(values, -caps), caps)
+
+
+def _half_life(rule: TouchRule, file_half_life: float | None) -> float | None:
+    return rule.half_life_days if rule.half_life_days is not None else file_half_life
 
 
 def _attribute_points(rule: AttributeRule, leads: Mapping[str, Any], n_rows: int) -> np.ndarray:
@@ -198,17 +261,25 @@ def _levels_fitting(dtype: pd.CategoricalDtype, values: tuple[Any, ...]) -> np.n
     return out
 
 
-def _behaviour_points(rule: BehaviourRule, touches: VisibleTouches, n_rows: int) -> np.ndarray:
-    holds = np.ones(n_rows, dtype=bool)
-    for condition in rule.when_all:
-        window = condition.window_days if condition.window_days is not None else rule.window_days
-        mask = _matching(condition, touches) & _within(touches, window)
-        weights = None
-        if condition.measure == "total_duration_s":
-            weights = np.nan_to_num(touches.duration_s[mask], nan=0.0)
-        measure = np.bincount(touches.row[mask], weights=weights, minlength=n_rows)
-        if condition.more_than is not None:
-            holds &= measure > condition.more_than
-        else:
-            holds &= measure <= condition.at_most
-    return holds * float(rule.points)
+def _behaviour_points(
+    rules: Sequence[BehaviourRule], touches: VisibleTouches, n_rows: int
+) -> np.ndarray:
+    """(n_rows, rules): a rule's points where all its conditions hold, else 0."""
+    conditions = [condition for rule in rules for condition in rule.when_all]
+    windows = [
+        condition.window_days if condition.window_days is not None else rule.window_days
+        for rule in rules
+        for condition in rule.when_all
+    ]
+    matches = _matches(conditions, windows, touches, n_rows)
+    measures = matches.sum()
+    by_duration = np.array([condition.measure == "total_duration_s" for condition in conditions])
+    if by_duration.any():  # unknown durations add 0
+        durations = matches.sum(np.nan_to_num(touches.duration_s[matches.touch], nan=0.0))
+        measures = np.where(by_duration, durations, measures)
+    more_than = np.array([c.more_than is not None for c in conditions])
+    limits = np.array([c.more_than if c.more_than is not None else c.at_most for c in conditions])
+    holds = np.where(more_than, measures > limits, measures <= limits)
+    starts = np.cumsum([0] + [len(rule.when_all) for rule in rules[:-1]])
+    all_hold = np.logical_and.reduceat(holds, starts, axis=1)  # every rule has a condition
+    return all_hold * np.array([float(rule.points) for rule in rules])

@@ -543,6 +543,24 @@ def test_lead_scored_alone_equals_the_same_lead_scored_in_a_batch() -> None:
         assert alone.total.iloc[0] == batch.total.iloc[position]
 
 
+@pytest.mark.parametrize("half_life_days", [60, None])
+def test_each_rule_scored_alone_gives_its_column_of_the_whole_file(
+    half_life_days: float | None,
+) -> None:
+    # the touch rules (and the behaviour rules) of a file are scored in one pass together;
+    # a file of one rule is a pass of its own, so its column must come out the same
+    rules = load_rules(default_rules_path()).model_copy(update={"half_life_days": half_life_days})
+    history = _random_history(seed=11)
+    decision_points = _decision_points(*range(30))
+    together = score_leads(rules, decision_points, history)
+    assert (together.points != 0).any().sum() > len(rules.rules) // 2  # not just equal zeros
+    for rule in rules.rules:
+        alone = score_leads(rules.model_copy(update={"rules": [rule]}), decision_points, history)
+        pd.testing.assert_series_equal(
+            alone.points[rule.name], together.points[rule.name], check_exact=True
+        )
+
+
 # --- property: the future never matters -------------------------------------------------------
 
 
