@@ -153,7 +153,7 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
         log.info(
             "serving %s",
             ", ".join(
-                f"{m.name} {m.version or m.source} ({m.inference} trees)"
+                f"{m.name} {m.version or m.source} ({m.inference} trees, {m.explanation} SHAP)"
                 for m in models.by_transition.values()
             ),
         )

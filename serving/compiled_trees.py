@@ -71,9 +71,7 @@ def _compiled(text: str, cache_dir: Path) -> Predict:
         except Exception as error:
             log.warning("compiled trees %s do not load (%s): building them again", library, error)
             library.unlink(missing_ok=True)
-    compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
-    if compiler is None:
-        raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
+    compiler = c_compiler()
     booster = lgb.Booster(model_str=text)
     cache_dir.mkdir(parents=True, exist_ok=True)
     building = cache_dir / f".trees-{key}.{os.getpid()}.{threading.get_ident()}.so"
@@ -87,6 +85,14 @@ def _compiled(text: str, cache_dir: Path) -> Predict:
     )
     os.replace(building, library)  # whole or not at all, also for workers building alike
     return _loaded(library)
+
+
+def c_compiler() -> str:
+    """The first C compiler on the PATH (RuntimeError if there is none)."""
+    compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
+    if compiler is None:
+        raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
+    return compiler
 
 
 def _loaded(library: Path) -> Predict:

@@ -24,6 +24,7 @@ from leadscore.settings import Settings, trees_cache_of
 from serving.compiled_trees import Predict, tree_prediction
 from serving.reasons import ReasonWriter
 from serving.scorer import TRANSITIONS, inputs_key
+from serving.tree_shap import Contributions, tree_contributions
 from training import tracking
 from training.bundle import ScoringBundle
 from training.rules import HandSetRules
@@ -47,6 +48,8 @@ class ServedModel:
         base_rate: the test rows' conversion rate at training (priority tiers compare with it).
         tree_prediction: the trees' probability of an encoded matrix (``raw_probability``),
             compiled or LightGBM's, as ``inference`` says (``serving.compiled_trees``).
+        contributions: SHAP values of an encoded matrix (``contribution_matrix``), compiled
+            or LightGBM's, as ``explanation`` says (``serving.tree_shap``).
     """
 
     transition: str
@@ -61,6 +64,8 @@ class ServedModel:
     base_rate: float | None
     tree_prediction: Predict = field(repr=False)
     inference: str
+    contributions: Contributions = field(repr=False)
+    explanation: str
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ def _served(
 ) -> ServedModel:
     base_rate = bundle.metrics.get("model", {}).get("base_rate")
     predict, inference = tree_prediction(bundle.model, trees_cache)
+    contributions, explanation = tree_contributions(bundle.model, trees_cache)
     return ServedModel(
         transition=bundle.transition,
         bundle=bundle,
@@ -100,6 +106,8 @@ def _served(
         base_rate=float(base_rate) if base_rate is not None else None,
         tree_prediction=predict,
         inference=inference,
+        contributions=contributions,
+        explanation=explanation,
     )
 
 

@@ -111,6 +111,10 @@ class ModelOut(BaseModel):
         description="'compiled' (the trees as machine code, checked equal to LightGBM at load) "
         "or 'lightgbm'."
     )
+    explanation: str = Field(
+        description="How the reasons' SHAP values are computed: 'compiled' (serving/tree_shap.c, "
+        "checked against LightGBM's TreeSHAP at load) or 'lightgbm'."
+    )
     test_metrics: dict[str, float | None] = Field(description="The model's test metrics.")
     baseline_test_metrics: dict[str, float | None] = Field(
         description="The hand-set rules' metrics on the same test rows."

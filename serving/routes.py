@@ -240,6 +240,7 @@ def models_out(models: Models) -> ModelsOut:
                 loaded_at=m.loaded_at,
                 base_rate=m.base_rate,
                 inference=m.inference,
+                explanation=m.explanation,
                 test_metrics=_finite(m.bundle.metrics.get("model", {})),
                 baseline_test_metrics=_finite(m.bundle.metrics.get("baseline", {})),
             )

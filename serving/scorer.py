@@ -289,7 +289,7 @@ def _transition_scores(
     explain = np.flatnonzero(scored & wants_reasons)
     if not len(explain):
         return TransitionScores(served, parts, probabilities, explained)
-    shap = model.contribution_matrix(matrix[explain])[:, :-1]
+    shap = served.contributions(matrix[explain])[:, :-1]
     encoding = model.input_encoding_
     # category values as sent (the matrix holds level positions, NaN for an unseen value)
     raw_levels = {encoding.level_at[name]: features[name] for name in encoding.levels}
