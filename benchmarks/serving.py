@@ -7,10 +7,10 @@ without ``--store`` it runs the demo (20,000 leads, about 20 s) in a temporary f
 
 Both servers listen on 127.0.0.1 only and get the same requests: real leads of the demo history
 scored at the end of the data, one lead per request at 8 connections, then batches of 1,000
-leads at 8 connections (as JSON, sent as Arrow IPC streams, and sent and answered as Arrow) and
-at 1 (a CRM syncing batch after batch: one connection is served by one worker). Load comes
-from ``wrk`` (Debian package ``wrk``) with a Lua script that cycles through the request bodies;
-each phase has a warm-up and a fixed duration, so the run stops by itself.
+leads at 8 connections (as JSON, with reasons, sent as Arrow IPC streams, and sent and answered
+as Arrow) and at 1 (a CRM syncing batch after batch: one connection is served by one worker).
+Load comes from ``wrk`` (Debian package ``wrk``) with a Lua script that cycles through the
+request bodies; each phase has a warm-up and a fixed duration, so the run stops by itself.
 Prints requests/s, p50 and p99 latency, error counts, and the ratios against the targets
 (single lead >= 15x mlflow, p99 <= 20 ms at 8 connections, batches >= 50,000 leads/s), then
 where the CPU time of one batch goes, measured in this process: reading the request
@@ -396,6 +396,15 @@ def main() -> None:
         results["api_batch"] = phase(
             f"  batches of {args.batch:,} leads",
             f"{base}/v1/score/batch",
+            batch,
+            lua,
+            args.connections,
+            args.seconds,
+            args.batch,
+        )
+        results["api_batch_reasons"] = phase(
+            "  same, reasons=true",
+            f"{base}/v1/score/batch?reasons=true",
             batch,
             lua,
             args.connections,
