@@ -1,24 +1,29 @@
-"""Several uvicorn worker processes, each with its own listening socket on the same port.
+"""Several uvicorn worker processes behind one listening socket: the supervisor accepts each
+connection and hands it to the workers in turn.
 
 uvicorn's own workers share one socket, and a worker that wakes for a new connection accepts
-every connection then waiting. A client opening a few keep-alive connections at once (a CRM's
-sync, a load test) so often lands all of them on one worker while the others idle: measured
-with two workers and batches of 1,000 leads, one run put 8 of 8 connections on one worker
-(14.5 batches/s), the next spread 2 connections over both (22 batches/s). With ``SO_REUSEPORT``
-each worker listens on a socket of its own and the kernel hashes each new connection to one of
-them, so every worker gets a share of a client's connections (one connection still goes to one
-worker).
+every connection then waiting: a client opening a few keep-alive connections at once (a CRM's
+sync, a load test) often lands all of them on one worker while the others idle. A socket per
+worker with ``SO_REUSEPORT`` (the kernel hashes each connection to one) spread them at random
+instead: measured with 2 workers and wrk's 8 single-lead connections, a 4/4 split gave p99
+15.1 ms and the 5/3 splits 18.2-37.5 ms, since the worker holding 5 connections queues 5
+requests. Here the supervisor alone listens, accepts, and passes each connection's file
+descriptor (``SCM_RIGHTS`` over a Unix socket pair) to the next worker round the ring, which
+serves it as if it had accepted it: 8 connections are 4 and 4, 2 are 1 and 1. A connection
+belongs to its worker for its whole life, as before.
 
 The supervisor starts the workers (spawned, so each builds its app from the environment as
-uvicorn's workers do), starts a new one when one dies, and on SIGINT or SIGTERM passes the
-signal on, so each worker finishes its requests in flight before it exits. Workers that exit
-as soon as they start, three in a row, stop the server (``WorkersFailingError``) rather than
-being restarted for ever. A worker's socket listens from the moment it starts: a connection
-that reaches a worker still loading its models waits (seconds) rather than being refused.
+uvicorn's workers do), starts a new one when one dies (connections meanwhile go to the others),
+and on SIGINT or SIGTERM stops accepting and passes the signal on, so each worker finishes its
+requests in flight before it exits. Workers that exit as soon as they start, three in a row,
+stop the server (``WorkersFailingError``) rather than being restarted for ever. Connections
+handed to a worker still loading its models wait in its queue (seconds) rather than being
+refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import signal
@@ -36,46 +41,118 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _QUICK_EXIT_S, _QUICK_EXITS = 10.0, 3  # exits within 10 s of starting, 3 in a row: give up
 
 
-def listening_socket(host: str, port: int, backlog: int, *, shared: bool = True) -> socket.socket:
-    """A socket listening on ``host:port``; ``shared``: one that the other workers (processes of
-    this user) bind as well."""
+def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A socket listening on ``host:port`` (OSError "Address already in use" if it is taken)."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if shared:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
     sock.listen(backlog)
     return sock
 
 
-def _worker(host: str, port: int, options: dict[str, Any]) -> None:
-    config = uvicorn.Config(**options)
-    uvicorn.Server(config).run(sockets=[listening_socket(host, port, config.backlog)])
+class _HandedConnections(uvicorn.Server):
+    """A uvicorn server that listens on nothing: it serves the connections whose file
+    descriptors arrive on ``channel``."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        super().__init__(config)
+        self.channel = channel
+        self._opening: set[asyncio.Task] = set()  # held until done (the loop keeps weak refs)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # the app and its lifespan, no listening socket
+        config = self.config
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            # what uvicorn builds for a connection its own listening socket accepts
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+            )
+
+        loop = asyncio.get_running_loop()
+        self.channel.setblocking(False)
+        loop.add_reader(self.channel, self._take, loop, create_protocol)
+
+    def _take(self, loop: asyncio.AbstractEventLoop, create_protocol: Any) -> None:
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(self.channel, 1, 1)
+            except BlockingIOError:
+                return
+            if not message:  # the supervisor is gone
+                loop.remove_reader(self.channel)
+                return
+            for fd in fds:
+                connection = socket.socket(fileno=fd)
+                task = loop.create_task(loop.connect_accepted_socket(create_protocol, connection))
+                self._opening.add(task)
+                task.add_done_callback(self._opening.discard)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        asyncio.get_running_loop().remove_reader(self.channel)
+        self.channel.close()
+        await super().shutdown(sockets=sockets)
+
+
+def _worker(options: dict[str, Any], channel: socket.socket) -> None:
+    _HandedConnections(uvicorn.Config(**options), channel).run()
+
+
+def _hand_out(listener: socket.socket, channels: list[socket.socket | None]) -> None:
+    """Accept connections until ``listener`` is closed, each handed to the next worker."""
+    turn = 0
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except OSError:  # closed: the server stops
+            return
+        with connection:
+            for _ in range(len(channels)):
+                channel = channels[turn % len(channels)]
+                turn += 1
+                try:
+                    if channel is not None:
+                        socket.send_fds(channel, [b"c"], [connection.fileno()])
+                        break
+                except OSError:  # that worker died; a new one is on its way
+                    continue
+            else:
+                log.warning("no worker took a connection: it is closed")
 
 
 def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
     """Run ``workers`` uvicorn servers (``uvicorn.Config(**options)``) on ``host:port`` until
     SIGINT or SIGTERM."""
-    # bound here first without sharing, so a port in use (by anyone, another leadscore too)
-    # fails at once, in this process, instead of the workers joining someone else's group
-    listening_socket(host, port, 1, shared=False).close()
+    # bound here first, so a port in use fails at once, in this process
+    listener = listening_socket(host, port, 2048)
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
+    channels: list[socket.socket | None] = [None] * workers
 
-    def start() -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=_worker, args=(host, port, options), daemon=False)
+    def start(i: int) -> multiprocessing.process.BaseProcess:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        process = context.Process(target=_worker, args=(options, theirs), daemon=False)
         process.start()
+        theirs.close()
+        previous, channels[i] = channels[i], ours
+        if previous is not None:
+            previous.close()
         return process
 
     def stop(signum: int, _frame: object) -> None:
         stopping.set()
 
     previous = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
-    processes = [start() for _ in range(workers)]
+    processes = [start(i) for i in range(workers)]
     started = [time.monotonic()] * workers
     quick_exits = 0  # in a row: a worker that cannot start would only die again
-    log.info("%d workers on %s:%d, one listening socket each", workers, host, port)
+    handing = threading.Thread(target=_hand_out, args=(listener, channels), daemon=True)
+    handing.start()
+    log.info("%d workers on %s:%d, connections handed out in turn", workers, host, port)
     try:
         while not stopping.wait(0.5):
             for i, process in enumerate(processes):
@@ -91,8 +168,11 @@ def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]
                 log.warning(
                     "worker %s exited (%s); starting another", process.pid, process.exitcode
                 )
-                processes[i], started[i] = start(), time.monotonic()
+                processes[i], started[i] = start(i), time.monotonic()
     finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        listener.close()
+        handing.join(timeout=5)
         for process in processes:
             if process.is_alive() and process.pid is not None:
                 process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
@@ -101,5 +181,8 @@ def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]
             if process.is_alive():
                 process.kill()
                 process.join()
+        for channel in channels:
+            if channel is not None:
+                channel.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
