@@ -83,14 +83,20 @@ class _HandedConnections(uvicorn.Server):
                 message, fds, _, _ = socket.recv_fds(self.channel, 1, 1)
             except BlockingIOError:
                 return
-            if not message:  # the supervisor is gone
+            if not message:  # the supervisor is gone: no more connections, so stop
                 loop.remove_reader(self.channel)
+                self.should_exit = True
                 return
             for fd in fds:
                 connection = socket.socket(fileno=fd)
                 task = loop.create_task(loop.connect_accepted_socket(create_protocol, connection))
                 self._opening.add(task)
-                task.add_done_callback(self._opening.discard)
+                task.add_done_callback(self._opened)
+
+    def _opened(self, task: asyncio.Task) -> None:
+        self._opening.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the client left already
+            log.debug("a handed connection did not open: %s", task.exception())
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.get_running_loop().remove_reader(self.channel)
@@ -102,14 +108,21 @@ def _worker(options: dict[str, Any], channel: socket.socket) -> None:
     _HandedConnections(uvicorn.Config(**options), channel).run()
 
 
-def _hand_out(listener: socket.socket, channels: list[socket.socket | None]) -> None:
-    """Accept connections until ``listener`` is closed, each handed to the next worker."""
+def _hand_out(
+    listener: socket.socket, channels: list[socket.socket | None], stopping: threading.Event
+) -> None:
+    """Accept connections until ``stopping``, each handed to the next worker that takes it (a
+    worker that died, or whose queue is full, is passed over)."""
     turn = 0
     while True:
         try:
             connection, _ = listener.accept()
-        except OSError:  # closed: the server stops
-            return
+        except OSError as error:
+            if stopping.is_set():  # the listener was shut down: the server stops
+                return
+            log.warning("accepting a connection failed: %s", error)  # out of files, say
+            time.sleep(0.01)
+            continue
         with connection:
             for _ in range(len(channels)):
                 channel = channels[turn % len(channels)]
@@ -118,7 +131,7 @@ def _hand_out(listener: socket.socket, channels: list[socket.socket | None]) -> 
                     if channel is not None:
                         socket.send_fds(channel, [b"c"], [connection.fileno()])
                         break
-                except OSError:  # that worker died; a new one is on its way
+                except OSError:  # that worker died (a new one is on its way), or is full
                     continue
             else:
                 log.warning("no worker took a connection: it is closed")
@@ -135,6 +148,7 @@ def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]
 
     def start(i: int) -> multiprocessing.process.BaseProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)  # a full queue passes the connection on instead of waiting
         process = context.Process(target=_worker, args=(options, theirs), daemon=False)
         process.start()
         theirs.close()
@@ -150,7 +164,7 @@ def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]
     processes = [start(i) for i in range(workers)]
     started = [time.monotonic()] * workers
     quick_exits = 0  # in a row: a worker that cannot start would only die again
-    handing = threading.Thread(target=_hand_out, args=(listener, channels), daemon=True)
+    handing = threading.Thread(target=_hand_out, args=(listener, channels, stopping), daemon=True)
     handing.start()
     log.info("%d workers on %s:%d, connections handed out in turn", workers, host, port)
     try:
@@ -170,6 +184,7 @@ def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]
                 )
                 processes[i], started[i] = start(i), time.monotonic()
     finally:
+        stopping.set()
         listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         listener.close()
         handing.join(timeout=5)

@@ -175,6 +175,23 @@ def test_connections_are_handed_to_workers_in_turn_and_workers_are_replaced_and_
     )
 
 
+@pytest.mark.slow
+def test_workers_stop_when_their_supervisor_is_killed(registry, tmp_path):
+    # no one would hand them connections any more; they exit rather than linger as orphans
+    server, base = _start_server(registry, tmp_path, workers=2)
+    try:
+        _wait_ready(server, base)
+        workers = _workers(server.pid)
+        assert len(workers) == 2
+    finally:
+        server.kill()
+        server.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while any(_cmdline(str(pid)) for pid in workers):
+        assert time.monotonic() < deadline, "workers still running 30 s after the supervisor"
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("taken_by_workers", [False, True])
 def test_a_port_in_use_fails_before_any_worker_starts(taken_by_workers):
     # taken by anyone, also by sockets that would share it (SO_REUSEPORT)
