@@ -23,7 +23,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lightgbm as lgb
 import numpy as np
@@ -32,6 +32,7 @@ from training.model import LeadConversionModel
 
 log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]
+T = TypeVar("T")
 PROBE_ROWS = 2_000
 _COMPILERS = ("gcc", "clang", "cc")
 
@@ -64,27 +65,36 @@ def _compiled(text: str, cache_dir: Path) -> Predict:
 
     stamp = f"{tl2cgen.__version__} {treelite.__version__} {platform.machine()}"
     key = hashlib.sha256(f"{stamp}\n{text}".encode()).hexdigest()[:32]
-    library = cache_dir / f"trees-{key}.so"
+
+    def build(path: Path) -> None:
+        compiler = c_compiler()
+        booster = lgb.Booster(model_str=text)
+        log.info("compiling %d trees with %s", booster.num_trees(), compiler)
+        tl2cgen.export_lib(
+            treelite.frontend.from_lightgbm(booster),
+            toolchain=compiler,
+            libpath=str(path),
+            params={"parallel_comp": max(1, min(booster.num_trees(), os.cpu_count() or 1))},
+            nthread=os.cpu_count() or 1,
+        )
+
+    return cached_library(cache_dir / f"trees-{key}.so", build, _loaded)
+
+
+def cached_library(library: Path, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:
+    """``load(library)``, built first with ``build(path)`` when it is not there, or does not
+    load (a damaged file is built again rather than left to fail every start)."""
     if library.is_file():
         try:
-            return _loaded(library)
+            return load(library)
         except Exception as error:
-            log.warning("compiled trees %s do not load (%s): building them again", library, error)
+            log.warning("%s does not load (%s): building it again", library, error)
             library.unlink(missing_ok=True)
-    compiler = c_compiler()
-    booster = lgb.Booster(model_str=text)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    building = cache_dir / f".trees-{key}.{os.getpid()}.{threading.get_ident()}.so"
-    log.info("compiling %d trees with %s into %s", booster.num_trees(), compiler, library)
-    tl2cgen.export_lib(
-        treelite.frontend.from_lightgbm(booster),
-        toolchain=compiler,
-        libpath=str(building),
-        params={"parallel_comp": max(1, min(booster.num_trees(), os.cpu_count() or 1))},
-        nthread=os.cpu_count() or 1,
-    )
+    library.parent.mkdir(parents=True, exist_ok=True)
+    building = library.with_name(f".{library.stem}.{os.getpid()}.{threading.get_ident()}.so")
+    build(building)
     os.replace(building, library)  # whole or not at all, also for workers building alike
-    return _loaded(library)
+    return load(library)
 
 
 def c_compiler() -> str:

@@ -19,10 +19,8 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
-import os
 import platform
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.compiled_trees import c_compiler, probe_rows
+from serving.compiled_trees import c_compiler, cached_library, probe_rows
 from training.model import LeadConversionModel
 
 log = logging.getLogger(__name__)
@@ -206,22 +204,15 @@ def _pointer(array: np.ndarray) -> ctypes.c_void_p:
 
 def _library(cache_dir: Path) -> ctypes.CDLL:
     """``tree_shap.c`` built with the machine's C compiler, from the cache when it is there."""
-    source = _SOURCE.read_bytes()
     compiler = c_compiler()
-    key = hashlib.sha256(source + f"{compiler} {platform.machine()}".encode()).hexdigest()[:32]
-    library = cache_dir / f"tree-shap-{key}.so"
-    if library.is_file():
-        try:
-            return _loaded(library)
-        except OSError as error:
-            log.warning("%s does not load (%s): building it again", library, error)
-            library.unlink(missing_ok=True)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    building = cache_dir / f".tree-shap-{key}.{os.getpid()}.{threading.get_ident()}.so"
-    command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(building), str(_SOURCE), "-lm"]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    os.replace(building, library)  # whole or not at all, also for workers building alike
-    return _loaded(library)
+    stamp = f"{compiler} {platform.machine()}".encode()
+    key = hashlib.sha256(_SOURCE.read_bytes() + stamp).hexdigest()[:32]
+
+    def build(path: Path) -> None:
+        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(path), str(_SOURCE), "-lm"]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    return cached_library(cache_dir / f"tree-shap-{key}.so", build, _loaded)
 
 
 def _loaded(library: Path) -> ctypes.CDLL:
