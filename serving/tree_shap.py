@@ -175,6 +175,9 @@ class FlatTrees:
     def shap(self, library: ctypes.CDLL, matrix: np.ndarray) -> np.ndarray:
         """SHAP values of each row of ``matrix`` (an encoded input matrix), no bias."""
         x = np.ascontiguousarray(matrix, dtype=np.float64)
+        needed = int(self.feature.max(initial=-1)) + 1  # the C code reads these columns
+        if x.ndim != 2 or x.shape[1] < needed:
+            raise ValueError(f"a matrix of {needed} or more columns is needed, got {x.shape}")
         out = np.zeros_like(x)
         status = library.tree_shap(
             len(x), x.shape[1], _pointer(x), len(self.roots), *self._pointers, _pointer(out)

@@ -70,6 +70,8 @@ def test_every_kind_of_split_explains_as_lightgbm(params, tmp_path):
     random_rows[rng.random((300, 6)) < 0.2] = np.nan
     for rows in (random_rows, probe_rows(booster, 500), np.zeros((1, 6))):
         _close(trees.shap(library, rows), booster.predict(rows, pred_contrib=True)[:, :-1])
+    with pytest.raises(ValueError, match="columns"):  # the C code would read past the rows
+        trees.shap(library, random_rows[:, :3])
 
 
 def test_the_library_is_built_once(model, tmp_path, monkeypatch):
