@@ -1,4 +1,4 @@
-/* Path-dependent TreeSHAP of LightGBM trees in time linear in the nodes (serving/tree_shap.py).
+/* Path-dependent TreeSHAP of LightGBM trees in nodes x depth/2 time (serving/tree_shap.py).
  *
  * For a leaf l with value v and, for each feature j split on its path, z_j (the product of the
  * cover fractions of j's splits) and o_j (1 if the row takes all of j's splits the leaf's way),

@@ -18,7 +18,7 @@ and on SIGINT or SIGTERM stops accepting and passes the signal on, so each worke
 requests in flight before it exits. Workers that exit as soon as they start, three in a row,
 stop the server (``WorkersFailingError``) rather than being restarted for ever. Connections
 handed to a worker still loading its models wait in its queue (seconds) rather than being
-refused.
+refused. Workers whose supervisor is gone stop too: no one would hand them connections.
 """
 
 from __future__ import annotations
