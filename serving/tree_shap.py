@@ -56,8 +56,9 @@ def tree_contributions(
         log.warning("compiling TreeSHAP failed, LightGBM explains: %s", error)
         return model.contribution_matrix, "lightgbm"
     n_features = model.booster_.num_feature()
-    # the bias column is the trees' expected value, the same for every row
-    bias = float(model.contribution_matrix(np.zeros((1, n_features)))[0, -1])
+    probe = probe_rows(model.booster_, PROBE_ROWS)
+    expected = model.contribution_matrix(probe)
+    bias = float(expected[0, -1])  # the trees' expected value, the same for every row
 
     def contributions(matrix: np.ndarray) -> np.ndarray:
         out = np.zeros((len(matrix), n_features + 1))
@@ -65,8 +66,6 @@ def tree_contributions(
         out[:, -1] = bias
         return out
 
-    probe = probe_rows(model.booster_, PROBE_ROWS)
-    expected = model.contribution_matrix(probe)
     difference = float(np.max(np.abs(contributions(probe) - expected)))
     if not difference <= TOLERANCE * max(1.0, float(np.max(np.abs(expected)))):
         log.warning(
@@ -169,15 +168,19 @@ class FlatTrees:
         )
 
     @cached_property
+    def _width(self) -> int:
+        """Columns the C code reads: up to the highest feature a split uses."""
+        return int(self.feature.max(initial=-1)) + 1
+
+    @cached_property
     def _pointers(self) -> tuple[ctypes.c_void_p, ...]:
         return tuple(_pointer(getattr(self, name)) for name in _ARRAYS)
 
     def shap(self, library: ctypes.CDLL, matrix: np.ndarray) -> np.ndarray:
         """SHAP values of each row of ``matrix`` (an encoded input matrix), no bias."""
         x = np.ascontiguousarray(matrix, dtype=np.float64)
-        needed = int(self.feature.max(initial=-1)) + 1  # the C code reads these columns
-        if x.ndim != 2 or x.shape[1] < needed:
-            raise ValueError(f"a matrix of {needed} or more columns is needed, got {x.shape}")
+        if x.ndim != 2 or x.shape[1] < self._width:
+            raise ValueError(f"a matrix of {self._width} or more columns is needed, got {x.shape}")
         out = np.zeros_like(x)
         status = library.tree_shap(
             len(x), x.shape[1], _pointer(x), len(self.roots), *self._pointers, _pointer(out)
