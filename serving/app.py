@@ -30,9 +30,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadscore import __version__
 from leadscore.errors import LeadscoreError
-from leadscore.settings import Settings, get_settings
+from leadscore.settings import Settings, get_settings, trees_cache_of
 from serving import routes
 from serving.answer_rows import rows_of
+from serving.batch_json import json_batch_reader
 from serving.batching import Job, ScoringQueue
 from serving.body_limit import BodyLimit
 from serving.deps import require_api_key
@@ -144,6 +145,7 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         models = slot.start()  # raises ModelNotFoundError: the server does not start
+        app.state.json_reader = json_batch_reader(trees_cache_of(settings))
         if server_worker:
             freeze_loaded_objects()
             keep_freed_memory()
@@ -151,11 +153,12 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
         log.info(
-            "serving %s",
+            "serving %s; JSON batches read by %s",
             ", ".join(
                 f"{m.name} {m.version or m.source} ({m.inference} trees, {m.explanation} SHAP)"
                 for m in models.by_transition.values()
             ),
+            "pyarrow" if app.state.json_reader is None else "compiled C",
         )
         yield
 
@@ -173,6 +176,7 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     # batches are scored one at a time per worker: several at once only contend for the GIL
     # and the caches, and each would take as long as all of them
     app.state.batch_turn = asyncio.Lock()
+    app.state.json_reader = None  # set at start-up (a build takes a moment)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader
 
 from leadscore.errors import ModelNotFoundError
 from leadscore.settings import Settings
+from serving.batch_json import JsonBatchReader
 from serving.batching import ScoringQueue
 from serving.loading import Models, ModelSlot
 from serving.metrics import ServiceMetrics
@@ -53,12 +54,18 @@ class Scoring:
     metrics: ServiceMetrics
     queue: ScoringQueue
     batch_turn: asyncio.Lock
+    json_reader: JsonBatchReader | None
 
 
 async def get_scoring(request: Request) -> Scoring:
     state = request.app.state
     return Scoring(
-        state.settings, await get_models(request), state.metrics, state.queue, state.batch_turn
+        state.settings,
+        await get_models(request),
+        state.metrics,
+        state.queue,
+        state.batch_turn,
+        state.json_reader,
     )
 
 

@@ -115,11 +115,14 @@ async def score_batch(
     arrow = is_arrow(content_type)
     answer = partial(_batch_answer, scoring, as_arrow=accepts_arrow(request.headers.get("accept")))
     if arrow or is_json(content_type):  # a batch with nothing wrong: read column-wise
-        read = read_arrow_batch if arrow else read_valid_batch
+        if arrow:
+            read = partial(read_arrow_batch, body, **limits, now=now)
+        else:
+            read = partial(read_valid_batch, body, **limits, now=now, reader=scoring.json_reader)
         async with scoring.batch_turn:  # one batch at a time (app.py says why)
             response, records = await asyncio.to_thread(
                 _read_and_score,
-                partial(read, body, **limits, now=now),
+                read,
                 scoring.models,
                 settings,
                 explain,

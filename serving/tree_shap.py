@@ -17,10 +17,7 @@ and the log says why.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
-import platform
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from serving.compiled_trees import c_compiler, cached_library, probe_rows
+from serving.c_libraries import compiled_c
+from serving.compiled_trees import probe_rows
 from training.model import LeadConversionModel
 
 log = logging.getLogger(__name__)
@@ -210,15 +208,7 @@ def _pointer(array: np.ndarray) -> ctypes.c_void_p:
 
 def _library(cache_dir: Path) -> ctypes.CDLL:
     """``tree_shap.c`` built with the machine's C compiler, from the cache when it is there."""
-    compiler = c_compiler()
-    stamp = f"{compiler} {platform.machine()}".encode()
-    key = hashlib.sha256(_SOURCE.read_bytes() + stamp).hexdigest()[:32]
-
-    def build(path: Path) -> None:
-        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(path), str(_SOURCE), "-lm"]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-
-    return cached_library(cache_dir / f"tree-shap-{key}.so", build, _loaded)
+    return compiled_c(_SOURCE, cache_dir, _loaded)
 
 
 def _loaded(library: Path) -> ctypes.CDLL:

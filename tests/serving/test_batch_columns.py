@@ -1,5 +1,6 @@
 """The column-wise batch reader is a fast path, never a second judge: whatever it accepts, the
-schema accepts too and it scores identically; whatever it doubts goes to the schema."""
+schema accepts too and it scores identically; whatever it doubts goes to the schema. Bodies are
+read as the API reads them: by its compiled JSON reader, which leaves some to pyarrow's."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ NOW = datetime.now(UTC)
 MAX_TOUCHES = 200  # the invalid cases below pass it by repeating touches
 
 
-def by_columns(models, body: bytes) -> list[dict] | None:
-    batch = read_valid_batch(body, max_leads=1000, max_touches=MAX_TOUCHES, now=NOW)
+def by_columns(models, reader, body: bytes) -> list[dict] | None:
+    batch = read_valid_batch(body, max_leads=1000, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
     if batch is None:
         return None
     n = len(batch.lead_ids)
@@ -50,6 +51,12 @@ def models(client):
     return client.app.state.models.current
 
 
+@pytest.fixture
+def reader(client):
+    assert client.app.state.json_reader is not None  # the API compiled it at start-up
+    return client.app.state.json_reader
+
+
 def _offset(stamp: str, hours: int, digits: int) -> str:
     """The same instant written with a UTC offset and ``digits`` of fractional seconds."""
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
@@ -60,7 +67,9 @@ def _offset(stamp: str, hours: int, digits: int) -> str:
     return f"{text}{hours:+03d}:00"
 
 
-def test_real_leads_read_column_wise_score_exactly_as_through_the_schema(models, real_leads):
+def test_real_leads_read_column_wise_score_exactly_as_through_the_schema(
+    models, reader, real_leads
+):
     for ids in ("numbers", "text"):
         leads = copy.deepcopy(real_leads)
         for i, lead in enumerate(leads):
@@ -76,17 +85,17 @@ def test_real_leads_read_column_wise_score_exactly_as_through_the_schema(models,
                     touch.pop("page_type", None)
                     touch.pop("duration_s", None)
         body = json.dumps({"leads": leads}, indent=2 if ids == "text" else None).encode()
-        columns = by_columns(models, body)
+        columns = by_columns(models, reader, body)
         assert columns is not None, ids  # compact and pretty-printed bodies alike
         assert columns == by_schema(models, body)
     mixed = copy.deepcopy(real_leads[:2])
     mixed[1]["lead"]["lead_id"] = "CRM-2"  # valid, but not one column type: the schema's way
     body = json.dumps({"leads": mixed}).encode()
-    assert by_columns(models, body) is None
+    assert by_columns(models, reader, body) is None
     assert by_schema(models, body) is not None
 
 
-def test_every_invalid_lead_is_left_to_the_schema(models, lead_request):
+def test_every_invalid_lead_is_left_to_the_schema(models, reader, lead_request):
     created = lead_request["lead"]["created_at"]
     good = copy.deepcopy(lead_request)
 
@@ -137,14 +146,23 @@ def test_every_invalid_lead_is_left_to_the_schema(models, lead_request):
             )
         ),
     ]
-    assert by_columns(models, json.dumps({"leads": [good]}).encode()) is not None
+    assert by_columns(models, reader, json.dumps({"leads": [good]}).encode()) is not None
     for i, lead in enumerate(cases):
         body = json.dumps({"leads": [good, lead]}).encode()
-        assert read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW) is None, i
+        assert (
+            read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
+            is None
+        ), i
     for body in (b"null", b"\xef\xbb\xbf" + json.dumps({"leads": [good]}).encode(), b"[]"):
-        assert read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW) is None
+        assert (
+            read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
+            is None
+        )
     too_many = json.dumps({"leads": [good] * 10}).encode()
-    assert read_valid_batch(too_many, max_leads=9, max_touches=MAX_TOUCHES, now=NOW) is None
+    assert (
+        read_valid_batch(too_many, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
+        is None
+    )
 
 
 _JSON = st.recursive(
@@ -187,7 +205,9 @@ def _at(value, path):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
-def test_whatever_it_accepts_the_schema_accepts_and_scores_the_same(models, lead_request, data):
+def test_whatever_it_accepts_the_schema_accepts_and_scores_the_same(
+    models, reader, lead_request, data
+):
     """Random edits anywhere in a valid batch: a new value, a removed key, an unknown key."""
     good = copy.deepcopy(lead_request)
     good["touches"] = good["touches"][:4]
@@ -213,7 +233,7 @@ def test_whatever_it_accepts_the_schema_accepts_and_scores_the_same(models, lead
                 extra = data.draw(st.sampled_from(["extra", "Lead_id", "stage"]))
                 parent[extra] = data.draw(values)
     body = json.dumps(batch).encode()
-    columns = by_columns(models, body)
+    columns = by_columns(models, reader, body)
     event("read column-wise" if columns is not None else "left to the schema")
     if columns is not None:
         assert columns == by_schema(models, body)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from features.definitions import FEATURE_NAMES
-from serving import compiled_trees
+from serving import c_libraries, compiled_trees
 from serving.compiled_trees import probe_rows, tree_prediction
 from training.model import LeadConversionModel
 
@@ -87,7 +87,7 @@ def test_a_library_deciding_one_split_differently_is_refused(model, tmp_path, mo
 def test_without_a_compiler_or_when_switched_off_lightgbm_predicts(
     model, registry, make_client, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(compiled_trees.shutil, "which", lambda name: None)
+    monkeypatch.setattr(c_libraries.shutil, "which", lambda name: None)
     predict, inference = tree_prediction(model, tmp_path / "empty")
     assert inference == "lightgbm" and predict == model.raw_probability
     assert tree_prediction(model, None)[1] == "lightgbm"

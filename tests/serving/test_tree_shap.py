@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from features.definitions import FEATURE_NAMES
-from serving import compiled_trees, tree_shap
+from serving import c_libraries, tree_shap
 from serving.compiled_trees import probe_rows
 from serving.tree_shap import FlatTrees, tree_contributions
 from training.model import LeadConversionModel
@@ -74,22 +74,6 @@ def test_every_kind_of_split_explains_as_lightgbm(params, tmp_path):
         trees.shap(library, random_rows[:, :3])
 
 
-def test_the_library_is_built_once(model, tmp_path, monkeypatch):
-    contributions, explanation = tree_contributions(model, tmp_path)
-    assert explanation == "compiled"
-    built = list(tmp_path.glob("tree-shap-*.so"))
-    assert len(built) == 1
-
-    def no_build(*args, **kwargs):
-        raise AssertionError("built again")
-
-    monkeypatch.setattr(tree_shap.subprocess, "run", no_build)
-    again, explanation = tree_contributions(model, tmp_path)
-    assert explanation == "compiled" and list(tmp_path.glob("tree-shap-*.so")) == built
-    probe = probe_rows(model.booster_, 200)
-    np.testing.assert_array_equal(again(probe), contributions(probe))
-
-
 def test_a_split_decided_differently_is_refused(model, tmp_path, monkeypatch):
     # every numeric threshold one step up: only values exactly on a threshold go the other way
     monkeypatch.setattr(tree_shap, "_threshold", lambda t: float(np.nextafter(t, np.inf)))
@@ -102,7 +86,7 @@ def test_without_a_compiler_or_when_switched_off_lightgbm_explains(
     model, registry, make_client, tmp_path, monkeypatch
 ):
     assert tree_contributions(model, None) == (model.contribution_matrix, "lightgbm")
-    monkeypatch.setattr(compiled_trees.shutil, "which", lambda name: None)
+    monkeypatch.setattr(c_libraries.shutil, "which", lambda name: None)
     assert tree_contributions(model, tmp_path / "empty") == (model.contribution_matrix, "lightgbm")
     monkeypatch.undo()
     off = make_client(registry.model_copy(update={"compiled_trees": False}))
