@@ -32,9 +32,10 @@ class Settings(BaseSettings):
         1,000-lead batch of 24 touches per lead is about 3.5 MB).
     batch_reasons: whether /v1/score/batch explains each score unless the request says.
     reasons_per_direction: reasons pushing up (and down) returned per transition.
-    compiled_trees: whether the API serves the models' trees compiled to machine code and
-        their SHAP values computed in C (``serving.compiled_trees``, ``serving.tree_shap``:
-        each checked against LightGBM first, LightGBM otherwise).
+    compiled_trees: whether the API serves the models' trees compiled to machine code, their
+        SHAP values computed in C (``serving.compiled_trees``, ``serving.tree_shap``: each
+        checked against LightGBM first, LightGBM otherwise) and JSON batches read in C
+        (``serving.batch_json``: pyarrow's arrays, or pyarrow reads).
     compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
         or under ``XDG_CACHE_HOME``).
     """
