@@ -270,54 +270,64 @@ static int read_leaf(Reader *r, int32_t node) {
     return 0;
 }
 
+/* the start of an object or a list: 1 when items follow, 0 when it closes at once */
+static int opens(Reader *r, char open, char close) {
+    if (r->at >= r->end || *r->at != open) return FAIL;
+    r->at++;
+    skip_space(r);
+    if (r->at < r->end && *r->at == close) {
+        r->at++;
+        return 0;
+    }
+    return 1;
+}
+
+/* after an item: 1 at a comma (another item follows), 0 at the close */
+static int another(Reader *r, char close) {
+    skip_space(r);
+    if (r->at < r->end && *r->at == ',') {
+        r->at++;
+        skip_space(r);
+        return 1;
+    }
+    if (r->at < r->end && *r->at == close) {
+        r->at++;
+        return 0;
+    }
+    return FAIL;
+}
+
 static int read_object(Reader *r, int32_t node) {
     const Node *object = &r->nodes[node];
     uint64_t seen = 0;
-    if (*r->at != '{') return FAIL;
-    r->at++;
-    skip_space(r);
-    if (r->at < r->end && *r->at == '}') {
-        r->at++;
-    } else {
-        int32_t field = -1;
-        for (;;) {
-            int32_t guess = field + 1 < object->n_children ? field + 1 : 0;
-            if (object->n_children > 0 && key_is(r, &r->nodes[object->first_child + guess])) {
-                field = guess;
-                r->at += r->nodes[object->first_child + guess].name_length + 2;
-            } else {
-                const char *key;
-                int64_t length;
-                if (read_text(r, &key, &length)) return FAIL;
-                field = -1;
-                for (int32_t i = 0; i < object->n_children; i++) {
-                    const Node *child = &r->nodes[object->first_child + i];
-                    if (child->name_length == length && memcmp(child->name, key, (size_t)length) == 0) {
-                        field = i;
-                        break;
-                    }
+    int more = opens(r, '{', '}');
+    for (int32_t field = -1; more == 1; more = another(r, '}')) {
+        int32_t guess = field + 1 < object->n_children ? field + 1 : 0;
+        if (object->n_children > 0 && key_is(r, &r->nodes[object->first_child + guess])) {
+            field = guess;
+            r->at += r->nodes[object->first_child + guess].name_length + 2;
+        } else {
+            const char *key;
+            int64_t length;
+            if (read_text(r, &key, &length)) return FAIL;
+            field = -1;
+            for (int32_t i = 0; i < object->n_children; i++) {
+                const Node *child = &r->nodes[object->first_child + i];
+                if (child->name_length == length && memcmp(child->name, key, (size_t)length) == 0) {
+                    field = i;
+                    break;
                 }
             }
-            if (field < 0 || (seen >> field) & 1u) return FAIL; /* unknown, or given twice */
-            seen |= (uint64_t)1 << field;
-            skip_space(r);
-            if (r->at >= r->end || *r->at != ':') return FAIL;
-            r->at++;
-            skip_space(r);
-            if (read_value(r, object->first_child + field)) return FAIL;
-            skip_space(r);
-            if (r->at < r->end && *r->at == ',') {
-                r->at++;
-                skip_space(r);
-                continue;
-            }
-            if (r->at < r->end && *r->at == '}') {
-                r->at++;
-                break;
-            }
-            return FAIL;
         }
+        if (field < 0 || (seen >> field) & 1u) return FAIL; /* unknown, or given twice */
+        seen |= (uint64_t)1 << field;
+        skip_space(r);
+        if (r->at >= r->end || *r->at != ':') return FAIL;
+        r->at++;
+        skip_space(r);
+        if (read_value(r, object->first_child + field)) return FAIL;
     }
+    if (more == FAIL) return FAIL;
     for (int32_t i = 0; i < object->n_children; i++)
         if (!((seen >> i) & 1u) && append_null(r, object->first_child + i)) return FAIL;
     r->columns[node].rows++;
@@ -326,27 +336,10 @@ static int read_object(Reader *r, int32_t node) {
 
 static int read_list(Reader *r, int32_t node) {
     int32_t item = r->nodes[node].first_child;
-    if (*r->at != '[') return FAIL;
-    r->at++;
-    skip_space(r);
-    if (r->at < r->end && *r->at == ']') {
-        r->at++;
-    } else {
-        for (;;) {
-            if (read_value(r, item)) return FAIL;
-            skip_space(r);
-            if (r->at < r->end && *r->at == ',') {
-                r->at++;
-                skip_space(r);
-                continue;
-            }
-            if (r->at < r->end && *r->at == ']') {
-                r->at++;
-                break;
-            }
-            return FAIL;
-        }
-    }
+    int more = opens(r, '[', ']');
+    for (; more == 1; more = another(r, ']'))
+        if (read_value(r, item)) return FAIL;
+    if (more == FAIL) return FAIL;
     Column *column = &r->columns[node];
     if (append_offset(&column->values, r->columns[item].rows)) return FAIL;
     column->rows++;
@@ -386,7 +379,7 @@ int64_t read_batch(const char *body, int64_t length, const Node *nodes, int32_t 
     }
     Reader r = {body, body + length, nodes, columns};
     skip_space(&r);
-    if (r.at >= r.end || *r.at != '{' || read_object(&r, 0)) return r.at - body + 1;
+    if (read_object(&r, 0)) return r.at - body + 1;
     skip_space(&r);
     return r.at == r.end ? 0 : r.at - body + 1;
 }
