@@ -16,6 +16,7 @@ from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
 from leadscore.settings import Settings
 from serving.app import create_app
+from serving.loading import ServedModel
 from training import tracking
 from training.bundle import ScoringBundle
 from training.model import LeadConversionModel
@@ -165,3 +166,22 @@ def real_leads(simulation) -> list[dict]:
         if i % 4 == 0:
             leads[-1]["as_of"] = None  # now
     return leads
+
+
+@pytest.fixture(scope="module")
+def model(bundles) -> LeadConversionModel:
+    """The MQL -> SQL model, the deeper of the two."""
+    return bundles["mql_to_sql"].model
+
+
+@pytest.fixture
+def served_on_real_rows(client, training_sets) -> list[tuple[str, ServedModel, np.ndarray]]:
+    """Each model the API serves, with its transition's training rows encoded as it encodes
+    them: real rows, missing values among them."""
+    served_rows = []
+    for transition, served in client.app.state.models.current.by_transition.items():
+        frame = training_sets[transition].frame[list(FEATURE_NAMES)]
+        matrix = served.bundle.model.encode(frame)
+        assert len(matrix) > 500 and np.isnan(matrix).any()
+        served_rows.append((transition, served, matrix))
+    return served_rows

@@ -1,7 +1,7 @@
 """The reasons' SHAP values come from serving/tree_shap.c only where they equal LightGBM's
 TreeSHAP: on the served models, on trees with every kind of split LightGBM makes (categories,
-missing as zero or NaN, a feature split again below itself, deep trees), built once, refused
-when a split decides differently, and LightGBM's without a compiler or when switched off."""
+missing as zero or NaN, a feature split again below itself, deep trees), refused when a split
+decides differently, and LightGBM's without a compiler or when switched off."""
 
 from __future__ import annotations
 
@@ -9,29 +9,19 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from features.definitions import FEATURE_NAMES
 from serving import c_libraries, tree_shap
 from serving.compiled_trees import probe_rows
 from serving.tree_shap import FlatTrees, tree_contributions
-from training.model import LeadConversionModel
-
-
-@pytest.fixture(scope="module")
-def model(bundles) -> LeadConversionModel:
-    return bundles["mql_to_sql"].model
 
 
 def _close(ours: np.ndarray, lightgbm: np.ndarray) -> None:
     np.testing.assert_allclose(ours, lightgbm, rtol=0, atol=1e-12 * np.abs(lightgbm).max())
 
 
-def test_served_reasons_use_compiled_shap_equal_to_lightgbm(client, training_sets):
-    for transition, served in client.app.state.models.current.by_transition.items():
+def test_served_reasons_use_compiled_shap_equal_to_lightgbm(client, served_on_real_rows):
+    for transition, served, matrix in served_on_real_rows:
         assert served.explanation == "compiled", transition
-        model = served.bundle.model
-        matrix = model.encode(training_sets[transition].frame[list(FEATURE_NAMES)])
-        assert len(matrix) > 500 and np.isnan(matrix).any()  # real rows, missing values too
-        _close(served.contributions(matrix), model.contribution_matrix(matrix))
+        _close(served.contributions(matrix), served.bundle.model.contribution_matrix(matrix))
     listed = client.get("/v1/models").json()["models"]
     assert {m["explanation"] for m in listed} == {"compiled"}
 
