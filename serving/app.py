@@ -206,10 +206,10 @@ def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = Tru
     """Serve the API with uvicorn until stopped.
 
     Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the
-    CLI exits 1 with "train first"). With several workers (``serving.workers``: one listening
-    socket each) each process loads its own copy and ``/metrics`` adds up all of them. uvloop
-    and httptools (``uvicorn[standard]``) instead of asyncio's loop and h11: less time per
-    request in the event loop, which the scoring thread shares.
+    CLI exits 1 with "train first"). With several workers (``serving.workers``: the supervisor
+    listens and deals connections out to them) each process loads its own copy and ``/metrics``
+    adds up all of them. uvloop and httptools (``uvicorn[standard]``) instead of asyncio's loop
+    and h11: less time per request in the event loop, which the scoring thread shares.
     """
     settings = get_settings()
     load_for(settings)

@@ -141,7 +141,7 @@ def serve_workers(*, host: str, port: int, workers: int, options: dict[str, Any]
     """Run ``workers`` uvicorn servers (``uvicorn.Config(**options)``) on ``host:port`` until
     SIGINT or SIGTERM."""
     # bound here first, so a port in use fails at once, in this process
-    listener = listening_socket(host, port, 2048)
+    listener = listening_socket(host, port, 2048)  # uvicorn's default backlog
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
     channels: list[socket.socket | None] = [None] * workers
