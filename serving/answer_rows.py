@@ -36,7 +36,7 @@ def rows_of(scored: ScoredLeads) -> list[dict]:
         }
         for lead_id, when, stage, lead_priority, points, total, to_sql, to_won in zip(
             scored.lead_ids,
-            _isoformats(scored.as_of),
+            isoformats(scored.as_of),
             scored.stage,
             scored.priority,
             scored.rule_points.tolist(),
@@ -62,7 +62,7 @@ def _entries(scores: TransitionScores) -> list[dict[str, Any]]:
     return out
 
 
-def _isoformats(as_of: Sequence[datetime]) -> list[str]:
+def isoformats(as_of: Sequence[datetime]) -> list[str]:
     """``when.isoformat()`` of each lead, formatted once per distinct time: a batch's leads mostly
     share one ``as_of``, and formatting each was a good part of a row's cost. Equal times print
     alike when all are in UTC (as both callers send them); otherwise the key holds the UTC offset

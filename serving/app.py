@@ -32,6 +32,7 @@ from leadscore import __version__
 from leadscore.errors import LeadscoreError
 from leadscore.settings import Settings, get_settings, trees_cache_of
 from serving import routes
+from serving.answer_json import json_answer_writer
 from serving.answer_rows import rows_of
 from serving.batch_json import json_batch_reader
 from serving.batching import Job, ScoringQueue
@@ -146,6 +147,7 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         models = slot.start()  # raises ModelNotFoundError: the server does not start
         app.state.json_reader = json_batch_reader(trees_cache_of(settings))
+        app.state.json_writer = json_answer_writer(trees_cache_of(settings))
         if server_worker:
             freeze_loaded_objects()
             keep_freed_memory()
@@ -153,12 +155,13 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
         log.info(
-            "serving %s; JSON batches read by %s",
+            "serving %s; JSON batches read by %s, answered by %s",
             ", ".join(
                 f"{m.name} {m.version or m.source} ({m.inference} trees, {m.explanation} SHAP)"
                 for m in models.by_transition.values()
             ),
             "pyarrow" if app.state.json_reader is None else "compiled C",
+            "rows_of" if app.state.json_writer is None else "compiled C",
         )
         yield
 
@@ -176,7 +179,8 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     # batches are scored one at a time per worker: several at once only contend for the GIL
     # and the caches, and each would take as long as all of them
     app.state.batch_turn = asyncio.Lock()
-    app.state.json_reader = None  # set at start-up (a build takes a moment)
+    app.state.json_reader = None  # both set at start-up (a build takes a moment)
+    app.state.json_writer = None
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
     app.add_exception_handler(RequestValidationError, _invalid_request)

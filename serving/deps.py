@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader
 
 from leadscore.errors import ModelNotFoundError
 from leadscore.settings import Settings
+from serving.answer_json import JsonAnswerWriter
 from serving.batch_json import JsonBatchReader
 from serving.batching import ScoringQueue
 from serving.loading import Models, ModelSlot
@@ -55,6 +56,7 @@ class Scoring:
     queue: ScoringQueue
     batch_turn: asyncio.Lock
     json_reader: JsonBatchReader | None
+    json_writer: JsonAnswerWriter | None
 
 
 async def get_scoring(request: Request) -> Scoring:
@@ -66,6 +68,7 @@ async def get_scoring(request: Request) -> Scoring:
         state.queue,
         state.batch_turn,
         state.json_reader,
+        state.json_writer,
     )
 
 

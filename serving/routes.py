@@ -211,6 +211,10 @@ def _batch_answer(
         rule_names = [rule.name for rule in scoring.models.rules.rules]
         body = arrow_answer(scored, positions, items, rule_names)
         return Response(body, media_type=ARROW_STREAM)
+    if items is None and scored is not None and scoring.json_writer is not None:
+        written = scoring.json_writer.batch_answer(scored)
+        if written is not None:
+            return Response(written, media_type="application/json")
     rows = rows_of(scored) if scored is not None else []
     if items is None:
         items = [{"index": i, "result": row, "error": None} for i, row in enumerate(rows)]
