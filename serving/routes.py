@@ -202,9 +202,9 @@ def _batch_answer(
     *,
     as_arrow: bool,
 ) -> Response:
-    """The ``BatchOut`` answer (JSON, or Arrow: ``serving.answer_arrow``) of a batch whose leads
-    at ``positions`` were ``scored``; ``items`` (one per lead) holds the others' errors, None
-    when every lead was scored."""
+    """The ``BatchOut`` answer (JSON, by column where ``serving.answer_json`` can write it; or
+    Arrow: ``serving.answer_arrow``) of a batch whose leads at ``positions`` were ``scored``;
+    ``items`` (one per lead) holds the others' errors, None when every lead was scored."""
     invalid = 0 if items is None else len(items) - len(positions)
     scoring.metrics.observe_scored("score_batch", scored, invalid=invalid)
     if as_arrow:
