@@ -18,12 +18,18 @@ import numpy as np
 import orjson
 
 from serving.answer_rows import isoformats
-from serving.c_libraries import compiled_c
+from serving.c_libraries import compiled_or_none, declared
 from serving.scorer import TRANSITIONS, ScoredLeads
 
 log = logging.getLogger(__name__)
 _SOURCE = Path(__file__).with_name("answer_json.c")
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_LOAD = declared({
+    "splice_rows": (ctypes.c_int64, [
+        ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64,
+    ]),
+})  # fmt: skip
 
 
 class _Stream:
@@ -114,20 +120,5 @@ def _row_template(scored: ScoredLeads) -> list[bytes | _Stream]:
 def json_answer_writer(cache_dir: Path | None) -> JsonAnswerWriter | None:
     """``answer_json.c`` built (or found) in ``cache_dir``; None (``rows_of`` writes every
     answer) when ``cache_dir`` is None or it cannot be built."""
-    if cache_dir is None:
-        return None
-    try:
-        return JsonAnswerWriter(compiled_c(_SOURCE, Path(cache_dir), _loaded))
-    except Exception as error:  # no compiler, a build that fails: rows_of writes
-        log.warning("compiling the JSON answer writer failed, rows_of writes answers: %s", error)
-        return None
-
-
-def _loaded(library: Path) -> ctypes.CDLL:
-    loaded = ctypes.CDLL(str(library))
-    loaded.splice_rows.restype = ctypes.c_int64
-    loaded.splice_rows.argtypes = [
-        ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-        ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64,
-    ]  # fmt: skip
-    return loaded
+    library = compiled_or_none(_SOURCE, cache_dir, _LOAD, "rows_of writes JSON answers")
+    return None if library is None else JsonAnswerWriter(library)

@@ -18,12 +18,18 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from serving.c_libraries import compiled_c
+from serving.c_libraries import compiled_or_none, declared
 
 log = logging.getLogger(__name__)
 _SOURCE = Path(__file__).with_name("batch_json.c")
 _STRUCT, _LIST = 0, 1
 _LEAVES = {pa.int64(): 2, pa.float64(): 3, pa.bool_(): 4, pa.string(): 5}
+_LOAD = declared({
+    "read_batch": (ctypes.c_int64, [
+        ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p,
+    ]),
+    "release": (None, [ctypes.c_void_p, ctypes.c_int32]),
+})  # fmt: skip
 
 
 class _Node(ctypes.Structure):
@@ -139,21 +145,5 @@ def _copied(buffer: _Buffer) -> pa.Buffer:
 def json_batch_reader(cache_dir: Path | None) -> JsonBatchReader | None:
     """``batch_json.c`` built (or found) in ``cache_dir``; None (pyarrow reads every batch)
     when ``cache_dir`` is None or it cannot be built."""
-    if cache_dir is None:
-        return None
-    try:
-        return JsonBatchReader(compiled_c(_SOURCE, Path(cache_dir), _loaded))
-    except Exception as error:  # no compiler, a build that fails: pyarrow reads
-        log.warning("compiling the JSON batch reader failed, pyarrow reads batches: %s", error)
-        return None
-
-
-def _loaded(library: Path) -> ctypes.CDLL:
-    loaded = ctypes.CDLL(str(library))
-    loaded.read_batch.restype = ctypes.c_int64
-    loaded.read_batch.argtypes = [
-        ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p,
-    ]  # fmt: skip
-    loaded.release.restype = None
-    loaded.release.argtypes = [ctypes.c_void_p, ctypes.c_int32]
-    return loaded
+    library = compiled_or_none(_SOURCE, cache_dir, _LOAD, "pyarrow reads JSON batches")
+    return None if library is None else JsonBatchReader(library)

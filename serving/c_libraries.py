@@ -9,6 +9,7 @@ each part falls back to the Python libraries when there is no compiler.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
@@ -18,7 +19,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,6 +38,34 @@ def compiled_c(source: Path, cache_dir: Path, load: Callable[[Path], T]) -> T:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
     return cached_library(cache_dir / f"{source.stem.replace('_', '-')}-{key}.so", build, load)
+
+
+def compiled_or_none(
+    source: Path, cache_dir: Path | None, load: Callable[[Path], T], instead: str
+) -> T | None:
+    """``compiled_c``, or None where the Python libraries do the work ``instead``: when
+    ``cache_dir`` is None (compiled code switched off) or the build fails (no compiler)."""
+    if cache_dir is None:
+        return None
+    try:
+        return compiled_c(source, Path(cache_dir), load)
+    except Exception as error:
+        log.warning("building %s failed, %s: %s", source.name, instead, error)
+        return None
+
+
+def declared(signatures: dict[str, tuple[Any, list[Any]]]) -> Callable[[Path], ctypes.CDLL]:
+    """A ``load`` for ``compiled_c``: the library with its functions' result and argument types
+    (name: (restype, argtypes)), so ctypes converts and checks every call's arguments."""
+
+    def load(library: Path) -> ctypes.CDLL:
+        loaded = ctypes.CDLL(str(library))
+        for name, (restype, argtypes) in signatures.items():
+            function = getattr(loaded, name)
+            function.restype, function.argtypes = restype, argtypes
+        return loaded
+
+    return load
 
 
 def cached_library(library: Path, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:

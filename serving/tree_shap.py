@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.c_libraries import compiled_c
+from serving.c_libraries import compiled_c, declared
 from serving.compiled_trees import probe_rows
 from training.model import LeadConversionModel
 
@@ -200,6 +200,12 @@ _ARRAYS = (
     "roots", "tree_points", "point_at", "t", "w", "feature", "threshold", "flags", "left",
     "right", "count", "value", "cat_start", "cat_words", "cat_bits",
 )  # fmt: skip
+_LOAD = declared({
+    "tree_shap": (
+        ctypes.c_int, [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+        + [ctypes.c_void_p] * (len(_ARRAYS) + 1),
+    ),
+})  # fmt: skip
 
 
 def _pointer(array: np.ndarray) -> ctypes.c_void_p:
@@ -208,13 +214,4 @@ def _pointer(array: np.ndarray) -> ctypes.c_void_p:
 
 def _library(cache_dir: Path) -> ctypes.CDLL:
     """``tree_shap.c`` built with the machine's C compiler, from the cache when it is there."""
-    return compiled_c(_SOURCE, cache_dir, _loaded)
-
-
-def _loaded(library: Path) -> ctypes.CDLL:
-    loaded = ctypes.CDLL(str(library))
-    loaded.tree_shap.restype = ctypes.c_int
-    loaded.tree_shap.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int] + [
-        ctypes.c_void_p
-    ] * (len(_ARRAYS) + 1)
-    return loaded
+    return compiled_c(_SOURCE, cache_dir, _LOAD)
