@@ -43,6 +43,7 @@ from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.process_memory import freeze_loaded_objects, keep_freed_memory
 from serving.responses import ErrorOut
 from serving.scorer import score_requests
+from serving.text_columns import text_columns
 from serving.weights_page import weights_router
 from serving.workers import serve_workers
 
@@ -146,8 +147,10 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         models = slot.start()  # raises ModelNotFoundError: the server does not start
-        app.state.json_reader = json_batch_reader(trees_cache_of(settings))
-        app.state.json_writer = json_answer_writer(trees_cache_of(settings))
+        cache = trees_cache_of(settings)
+        app.state.json_reader = json_batch_reader(cache)
+        app.state.json_writer = json_answer_writer(cache)
+        app.state.text_columns = text_columns(cache)
         if server_worker:
             freeze_loaded_objects()
             keep_freed_memory()
@@ -155,12 +158,13 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
         log.info(
-            "serving %s; JSON batches read by %s, answered by %s",
+            "serving %s; batches: JSON read by %s, times and words by %s, answered by %s",
             ", ".join(
                 f"{m.name} {m.version or m.source} ({m.inference} trees, {m.explanation} SHAP)"
                 for m in models.by_transition.values()
             ),
             "pyarrow" if app.state.json_reader is None else "compiled C",
+            "numpy" if app.state.text_columns is None else "compiled C",
             "rows_of" if app.state.json_writer is None else "compiled C",
         )
         yield
@@ -179,8 +183,8 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     # batches are scored one at a time per worker: several at once only contend for the GIL
     # and the caches, and each would take as long as all of them
     app.state.batch_turn = asyncio.Lock()
-    app.state.json_reader = None  # both set at start-up (a build takes a moment)
-    app.state.json_writer = None
+    # the compiled helpers are set at start-up (a build takes a moment)
+    app.state.json_reader = app.state.json_writer = app.state.text_columns = None
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -27,6 +27,7 @@ from fastapi import HTTPException
 from serving.batch_columns import ColumnBatch, batch_schema, checked_batch
 from serving.request_body import check_lead_count
 from serving.schemas import LeadIn, ScoreRequest, StageChangeIn, TouchIn
+from serving.text_columns import TextColumns
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 log = logging.getLogger(__name__)
@@ -58,17 +59,23 @@ def accepts_arrow(accept: str | None) -> bool:
 
 
 def read_arrow_batch(
-    body: bytes, *, max_leads: int, max_touches: int, now: datetime
+    body: bytes,
+    *,
+    max_leads: int,
+    max_touches: int,
+    now: datetime,
+    text: TextColumns | None = None,
 ) -> ColumnBatch | list:
     """The batch read column-wise if every lead in it is valid and typed as expected; else its
     rows as records, for the schema to check lead by lead. 400 if ``body`` is not an Arrow
-    IPC stream of a table, the request's 422 if it holds more than ``max_leads`` rows."""
+    IPC stream of a table, the request's 422 if it holds more than ``max_leads`` rows.
+    ``text``: times and words read in C (``checked_batch``)."""
     table = _table(body)
     check_lead_count(table.num_rows, max_leads)  # before any row becomes Python objects
     try:
         requests = _requests(table)
         if requests is not None:
-            batch = checked_batch(requests, max_touches=max_touches, now=now)
+            batch = checked_batch(requests, max_touches=max_touches, now=now, text=text)
             if batch is not None:
                 return batch
     except (pa.ArrowException, OverflowError, UnicodeDecodeError):

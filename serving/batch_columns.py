@@ -34,6 +34,7 @@ from features.window import VisibleHistory, VisibleStages, VisibleTouches, stric
 from serving.batch_json import JsonBatchReader
 from serving.iso_times import instants_us
 from serving.schemas import CLOCK_SKEW
+from serving.text_columns import TextColumns
 
 # the lead attributes with a closed vocabulary (the schema's enums come from the same place)
 _VOCABULARIES = {c.name: c.allowed for c in LEADS_COLUMNS if c.kind == "category" and c.allowed}
@@ -105,10 +106,12 @@ def read_valid_batch(
     max_touches: int,
     now: datetime,
     reader: JsonBatchReader | None = None,
+    text: TextColumns | None = None,
 ) -> ColumnBatch | None:
     """The batch, if every lead in it is valid and read exactly as the schema reads it; else
     None (the caller then validates lead by lead). ``reader``: the compiled JSON reader, which
-    pyarrow's stands in for where it is None or leaves a body to it."""
+    pyarrow's stands in for where it is None or leaves a body to it; ``text``: the compiled
+    reading of times and words (``checked_batch``)."""
     # an object, as the schema wants (pyarrow's reader crashes on a document that starts
     # with null), and no escaped surrogates (a lone one is for the schema to name; looking
     # for a backslash first is ten times faster than the pattern on a body without any)
@@ -118,7 +121,7 @@ def read_valid_batch(
         requests = _parse(body, reader)
         if requests is None or not 0 < len(requests) <= max_leads:
             return None
-        return checked_batch(requests, max_touches=max_touches, now=now)
+        return checked_batch(requests, max_touches=max_touches, now=now, text=text)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
         return None
     except Exception:  # a fast path must never cost an answer: the schema's path takes it
@@ -151,10 +154,11 @@ def pyarrow_requests(body: bytes, schema: pa.Schema) -> pa.StructArray | None:
 
 
 def checked_batch(
-    requests: pa.StructArray, *, max_touches: int, now: datetime
+    requests: pa.StructArray, *, max_touches: int, now: datetime, text: TextColumns | None = None
 ) -> ColumnBatch | None:
     """Every rule of ``serving.schemas.ScoreRequest``, on whole columns of requests typed as
-    ``batch_schema`` says (timestamps may also be Arrow timestamps); None at the first doubt."""
+    ``batch_schema`` says (timestamps may also be Arrow timestamps); None at the first doubt.
+    ``text``: times and words read in C, where it reads them (numpy and pyarrow otherwise)."""
     n = len(requests)
     if requests.null_count:
         return None
@@ -172,10 +176,10 @@ def checked_batch(
             return None
     elif not _texts_fit(lead_ids):
         return None
-    created_us = instants_us(lead.field("created_at"), latest_us)
+    created_us = instants_us(lead.field("created_at"), latest_us, text)
     if created_us is None:
         return None
-    codes = {name: _codes(lead.field(name), vocab) for name, vocab in _VOCABULARIES.items()}
+    codes = {name: _codes(lead.field(name), vocab, text) for name, vocab in _VOCABULARIES.items()}
     if any(c is None for c in codes.values()) or (codes["lead_type"] < 0).any():
         return None
     if not (
@@ -189,7 +193,7 @@ def checked_batch(
     given = np.asarray(pc.is_valid(as_of_text))
     as_of_us = np.full(n, int((now - _EPOCH) / timedelta(microseconds=1)), dtype=np.int64)
     if given.any():
-        sent = instants_us(as_of_text.filter(pa.array(given)), latest_us)
+        sent = instants_us(as_of_text.filter(pa.array(given)), latest_us, text)
         if sent is None:
             return None
         as_of_us[given] = sent
@@ -201,10 +205,10 @@ def checked_batch(
         return None
     touches = touch_lists.flatten()
     touch_rows = np.asarray(pc.list_parent_indices(touch_lists), dtype=np.int64)
-    occurred_us = instants_us(touches.field("occurred_at"), latest_us)
+    occurred_us = instants_us(touches.field("occurred_at"), latest_us, text)
     if occurred_us is None or (occurred_us < created_us[touch_rows]).any():
         return None
-    touch_codes = {f: _codes(touches.field(f), v) for f, v in TOUCH_VOCABULARIES.items()}
+    touch_codes = {f: _codes(touches.field(f), v, text) for f, v in TOUCH_VOCABULARIES.items()}
     if any(c is None for c in touch_codes.values()):
         return None
     if (touch_codes["channel"] < 0).any() or (touch_codes["action"] < 0).any():  # required
@@ -215,8 +219,8 @@ def checked_batch(
 
     stages = stage_lists.flatten()
     stage_rows = np.asarray(pc.list_parent_indices(stage_lists), dtype=np.int64)
-    stage_codes = _codes(stages.field("stage"), STAGES)
-    changed_us = instants_us(stages.field("changed_at"), latest_us)
+    stage_codes = _codes(stages.field("stage"), STAGES, text)
+    changed_us = instants_us(stages.field("changed_at"), latest_us, text)
     if stage_codes is None or changed_us is None or (stage_codes < 0).any():
         return None
     if (changed_us < created_us[stage_rows]).any() or not _stages_in_order(
@@ -247,8 +251,12 @@ def checked_batch(
     )
 
 
-def _codes(values: pa.Array, vocabulary: tuple[str, ...]) -> np.ndarray | None:
+def _codes(
+    values: pa.Array, vocabulary: tuple[str, ...], text: TextColumns | None = None
+) -> np.ndarray | None:
     """Codes in ``vocabulary`` (-1 where missing), or None if a value is not in it."""
+    if text is not None and (codes := text.codes(values, vocabulary)) is not None:
+        return codes
     found = pc.index_in(values, value_set=pa.array(vocabulary))
     if found.null_count != values.null_count:
         return None

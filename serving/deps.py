@@ -20,6 +20,7 @@ from serving.batch_json import JsonBatchReader
 from serving.batching import ScoringQueue
 from serving.loading import Models, ModelSlot
 from serving.metrics import ServiceMetrics
+from serving.text_columns import TextColumns
 
 log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
@@ -57,6 +58,7 @@ class Scoring:
     batch_turn: asyncio.Lock
     json_reader: JsonBatchReader | None
     json_writer: JsonAnswerWriter | None
+    text_columns: TextColumns | None
 
 
 async def get_scoring(request: Request) -> Scoring:
@@ -69,6 +71,7 @@ async def get_scoring(request: Request) -> Scoring:
         state.batch_turn,
         state.json_reader,
         state.json_writer,
+        state.text_columns,
     )
 
 

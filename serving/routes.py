@@ -116,9 +116,16 @@ async def score_batch(
     answer = partial(_batch_answer, scoring, as_arrow=accepts_arrow(request.headers.get("accept")))
     if arrow or is_json(content_type):  # a batch with nothing wrong: read column-wise
         if arrow:
-            read = partial(read_arrow_batch, body, **limits, now=now)
+            read = partial(read_arrow_batch, body, **limits, now=now, text=scoring.text_columns)
         else:
-            read = partial(read_valid_batch, body, **limits, now=now, reader=scoring.json_reader)
+            read = partial(
+                read_valid_batch,
+                body,
+                **limits,
+                now=now,
+                reader=scoring.json_reader,
+                text=scoring.text_columns,
+            )
         async with scoring.batch_turn:  # one batch at a time (app.py says why)
             response, records = await asyncio.to_thread(
                 _read_and_score,

@@ -1,6 +1,7 @@
 """The column-wise batch reader is a fast path, never a second judge: whatever it accepts, the
 schema accepts too and it scores identically; whatever it doubts goes to the schema. Bodies are
-read as the API reads them: by its compiled JSON reader, which leaves some to pyarrow's."""
+read as the API reads them: by its compiled JSON reader, which leaves some to pyarrow's, and
+its compiled reading of times and words."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ NOW = datetime.now(UTC)
 MAX_TOUCHES = 200  # the invalid cases below pass it by repeating touches
 
 
-def by_columns(models, reader, body: bytes) -> list[dict] | None:
-    batch = read_valid_batch(body, max_leads=1000, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
+def by_columns(models, compiled, body: bytes) -> list[dict] | None:
+    batch = read_valid_batch(body, max_leads=1000, max_touches=MAX_TOUCHES, now=NOW, **compiled)
     if batch is None:
         return None
     n = len(batch.lead_ids)
@@ -52,9 +53,11 @@ def models(client):
 
 
 @pytest.fixture
-def reader(client):
-    assert client.app.state.json_reader is not None  # the API compiled it at start-up
-    return client.app.state.json_reader
+def compiled(client) -> dict:
+    """The API's compiled readers, as it passes them to ``read_valid_batch``."""
+    state = client.app.state
+    assert state.json_reader is not None and state.text_columns is not None  # built at start-up
+    return {"reader": state.json_reader, "text": state.text_columns}
 
 
 def _offset(stamp: str, hours: int, digits: int) -> str:
@@ -68,7 +71,7 @@ def _offset(stamp: str, hours: int, digits: int) -> str:
 
 
 def test_real_leads_read_column_wise_score_exactly_as_through_the_schema(
-    models, reader, real_leads
+    models, compiled, real_leads
 ):
     for ids in ("numbers", "text"):
         leads = copy.deepcopy(real_leads)
@@ -85,17 +88,17 @@ def test_real_leads_read_column_wise_score_exactly_as_through_the_schema(
                     touch.pop("page_type", None)
                     touch.pop("duration_s", None)
         body = json.dumps({"leads": leads}, indent=2 if ids == "text" else None).encode()
-        columns = by_columns(models, reader, body)
+        columns = by_columns(models, compiled, body)
         assert columns is not None, ids  # compact and pretty-printed bodies alike
         assert columns == by_schema(models, body)
     mixed = copy.deepcopy(real_leads[:2])
     mixed[1]["lead"]["lead_id"] = "CRM-2"  # valid, but not one column type: the schema's way
     body = json.dumps({"leads": mixed}).encode()
-    assert by_columns(models, reader, body) is None
+    assert by_columns(models, compiled, body) is None
     assert by_schema(models, body) is not None
 
 
-def test_every_invalid_lead_is_left_to_the_schema(models, reader, lead_request):
+def test_every_invalid_lead_is_left_to_the_schema(models, compiled, lead_request):
     created = lead_request["lead"]["created_at"]
     good = copy.deepcopy(lead_request)
 
@@ -146,21 +149,21 @@ def test_every_invalid_lead_is_left_to_the_schema(models, reader, lead_request):
             )
         ),
     ]
-    assert by_columns(models, reader, json.dumps({"leads": [good]}).encode()) is not None
+    assert by_columns(models, compiled, json.dumps({"leads": [good]}).encode()) is not None
     for i, lead in enumerate(cases):
         body = json.dumps({"leads": [good, lead]}).encode()
         assert (
-            read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
+            read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, **compiled)
             is None
         ), i
     for body in (b"null", b"\xef\xbb\xbf" + json.dumps({"leads": [good]}).encode(), b"[]"):
         assert (
-            read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
+            read_valid_batch(body, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, **compiled)
             is None
         )
     too_many = json.dumps({"leads": [good] * 10}).encode()
     assert (
-        read_valid_batch(too_many, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, reader=reader)
+        read_valid_batch(too_many, max_leads=9, max_touches=MAX_TOUCHES, now=NOW, **compiled)
         is None
     )
 
@@ -206,7 +209,7 @@ def _at(value, path):
 )
 @given(data=st.data())
 def test_whatever_it_accepts_the_schema_accepts_and_scores_the_same(
-    models, reader, lead_request, data
+    models, compiled, lead_request, data
 ):
     """Random edits anywhere in a valid batch: a new value, a removed key, an unknown key."""
     good = copy.deepcopy(lead_request)
@@ -233,7 +236,7 @@ def test_whatever_it_accepts_the_schema_accepts_and_scores_the_same(
                 extra = data.draw(st.sampled_from(["extra", "Lead_id", "stage"]))
                 parent[extra] = data.draw(values)
     body = json.dumps(batch).encode()
-    columns = by_columns(models, reader, body)
+    columns = by_columns(models, compiled, body)
     event("read column-wise" if columns is not None else "left to the schema")
     if columns is not None:
         assert columns == by_schema(models, body)
