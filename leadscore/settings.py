@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     compiled_trees: whether the API serves the models' trees compiled to machine code, their
         SHAP values computed in C (``serving.compiled_trees``, ``serving.tree_shap``: each
         checked against LightGBM first, LightGBM otherwise), JSON batches read in C
-        (``serving.batch_json``: pyarrow's arrays, or pyarrow reads) and their answers
-        written by column (``serving.answer_json``: ``rows_of``'s bytes, or ``rows_of``).
+        (``serving.batch_json``: pyarrow's arrays, or pyarrow reads), their times and words
+        read in C (``serving.text_columns``) and their answers written by column
+        (``serving.answer_json``: ``rows_of``'s bytes, or ``rows_of``).
     compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
         or under ``XDG_CACHE_HOME``).
     """

@@ -1,8 +1,9 @@
 """C code the API builds once per machine with its C compiler, and keeps in a cache folder.
 
-Four parts of serving run as C when they can: a model's trees (``serving.compiled_trees``),
-their SHAP values (``serving.tree_shap``), the JSON batch reader (``serving.batch_json``) and
-the JSON batch answer's splicer (``serving.answer_json``).
+Five parts of serving run as C when they can: a model's trees (``serving.compiled_trees``),
+their SHAP values (``serving.tree_shap``), the JSON batch reader (``serving.batch_json``), a
+batch's times and words (``serving.text_columns``) and the JSON answer's splicer
+(``serving.answer_json``).
 Each library is kept under a hash of what it was built from, so workers and restarts load it;
 each part falls back to the Python libraries when there is no compiler.
 """
