@@ -28,6 +28,8 @@ _LOAD = declared({
 
 
 class TextColumns:
+    """``text_columns.c``, loaded; keeps each vocabulary's words laid out as C reads them."""
+
     def __init__(self, library: ctypes.CDLL) -> None:
         self._library = library
         self._vocabularies: dict[tuple[str, ...], tuple[np.ndarray, bytes]] = {}
