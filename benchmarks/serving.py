@@ -267,19 +267,25 @@ def batch_breakdown(store: Path, body: str) -> None:
     from serving.loading import load_for
     from serving.request_body import read_batch
     from serving.scorer import score_visible
+    from serving.text_columns import text_columns
 
     os.chdir(store)  # the settings' default store paths are relative to it
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # as for the API's process above
     settings = Settings()
     models = load_for(settings)
-    reader = json_batch_reader(trees_cache_of(settings))  # as the API reads JSON batches
-    writer = json_answer_writer(trees_cache_of(settings))  # and answers them
+    cache = trees_cache_of(settings)  # the compiled code, as the API reads and answers batches
+    reader, text, writer = json_batch_reader(cache), text_columns(cache), json_answer_writer(cache)
     raw = body.encode()
     now = datetime.now(UTC)
 
-    def read(json_reader=reader):
+    def read(compiled: bool = True):
         return read_valid_batch(
-            raw, max_leads=10**6, max_touches=10**6, now=now, reader=json_reader
+            raw,
+            max_leads=10**6,
+            max_touches=10**6,
+            now=now,
+            reader=reader if compiled else None,
+            text=text if compiled else None,
         )
 
     batch = read()
@@ -310,12 +316,14 @@ def batch_breakdown(store: Path, body: str) -> None:
         print(f"  {name:<38} {ms:7.1f} ms  {ms / total:5.0%}")
     per_core = n / total * 1000
     print(f"  {'together':<38} {total:7.1f} ms  -> at most {per_core:,.0f} leads/s per core")
-    print(f"  (read by pyarrow's JSON reader instead: {cpu_ms(lambda: read(None)):.1f} ms)")
+    print(f"  (read by pyarrow and numpy instead: {cpu_ms(lambda: read(False)):.1f} ms)")
     print(f"  (answered from rows_of's dicts instead: {cpu_ms(by_rows):.1f} ms)")
     arrow = arrow_file(Path(tempfile.mkdtemp()), "batch.arrows", json.loads(body)["leads"])
     arrow_bytes = arrow.read_bytes()
     arrow_ms = cpu_ms(
-        lambda: read_arrow_batch(arrow_bytes, max_leads=10**6, max_touches=10**6, now=now)
+        lambda: read_arrow_batch(
+            arrow_bytes, max_leads=10**6, max_touches=10**6, now=now, text=text
+        )
     )
     answer_ms = cpu_ms(lambda: arrow_answer(scored, range(n), None, rule_names))
     print(
