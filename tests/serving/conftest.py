@@ -17,6 +17,7 @@ from features.history import LeadHistory
 from leadscore.settings import Settings
 from serving.app import create_app
 from serving.loading import ServedModel
+from serving.text_columns import TextColumns, text_columns
 from training import tracking
 from training.bundle import ScoringBundle
 from training.model import LeadConversionModel
@@ -166,6 +167,14 @@ def real_leads(simulation) -> list[dict]:
         if i % 4 == 0:
             leads[-1]["as_of"] = None  # now
     return leads
+
+
+@pytest.fixture(scope="module")
+def compiled_text(tmp_path_factory) -> TextColumns:
+    """``text_columns.c``, built for the module's tests."""
+    built = text_columns(tmp_path_factory.mktemp("c-libraries"))
+    assert built is not None
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -8,22 +8,13 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from serving.iso_times import _ISO, instants_us, whole_seconds_us
-from serving.text_columns import TextColumns, text_columns
 
 # year, month, day, hour, minute, second: a little beyond each field's valid range
 _STAMP_PARTS = ((1969, 2401), (0, 13), (0, 32), (0, 24), (0, 60), (0, 60))
-
-
-@pytest.fixture(scope="module")
-def text(tmp_path_factory) -> TextColumns:
-    built = text_columns(tmp_path_factory.mktemp("c-libraries"))
-    assert built is not None
-    return built
 
 
 @settings(max_examples=300, deadline=None)
@@ -36,7 +27,7 @@ def text(tmp_path_factory) -> TextColumns:
 @example(stamps=[(y, 2, 29, 0, 0, 0) for y in (1900, 2000, 2024, 2025, 2100, 2400)], zone="")
 @example(stamps=[(2025, 4, 31, 0, 0, 0), (2025, 12, 31, 23, 59, 59)], zone="Z")
 @example(stamps=[(2024, 2, 29, 12, 0, 0), (2000, 2, 29, 0, 0, 1)], zone="")
-def test_whole_second_timestamps_read_as_the_general_reading_does(text, stamps, zone):
+def test_whole_second_timestamps_read_as_the_general_reading_does(compiled_text, stamps, zone):
     # the array arithmetic for the common form must agree with regex + pyarrow's cast on
     # every digit pattern, invalid dates (Feb 29 of a common year, day 31 of a 30-day month,
     # hour 24) included: a value either reads the same or makes the batch go the schema's way
@@ -45,7 +36,7 @@ def test_whole_second_timestamps_read_as_the_general_reading_does(text, stamps, 
     ]
     array = pa.array(["padding", *texts]).slice(1)  # a child array starts at an offset too
     fast = whole_seconds_us(array)
-    compiled = text.whole_seconds_us(array)  # serving.text_columns: the same, in C
+    compiled = compiled_text.whole_seconds_us(array)  # serving.text_columns: the same, in C
     assert (compiled is None) == (fast is None)
     assert compiled is None or compiled.tolist() == fast.tolist()
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +12,7 @@ from features.contract import ACTIONS, STAGES, TOUCH_VOCABULARIES
 from serving import c_libraries
 from serving.batch_columns import _codes
 from serving.iso_times import instants_us, whole_seconds_us
-from serving.text_columns import TextColumns, text_columns
+from serving.text_columns import text_columns
 
 # every word of the list has the same slot in the hash table (length, first, middle and last
 # byte alike), so looking one up walks past the others
@@ -25,16 +24,9 @@ def as_list(values: np.ndarray | None) -> list | None:
     return None if values is None else values.tolist()
 
 
-@pytest.fixture(scope="module")
-def text(tmp_path_factory) -> TextColumns:
-    built = text_columns(tmp_path_factory.mktemp("c-libraries"))
-    assert built is not None
-    return built
-
-
 @settings(max_examples=200, deadline=None)
 @given(data=st.data(), vocabulary=st.sampled_from([*TOUCH_VOCABULARIES.values(), SHARED_SLOT]))
-def test_words_have_the_codes_pyarrow_gives(text, data, vocabulary):
+def test_words_have_the_codes_pyarrow_gives(compiled_text, data, vocabulary):
     words = st.sampled_from(vocabulary) | st.none()
     values = data.draw(st.lists(words, min_size=1, max_size=40))
     if data.draw(st.booleans()):  # now and then a word that is none of them
@@ -43,42 +35,42 @@ def test_words_have_the_codes_pyarrow_gives(text, data, vocabulary):
         )
     column = pa.array(["padding", *values]).slice(1)  # a child array starts at an offset too
     expected = _codes(column, vocabulary)  # pyarrow's index_in
-    assert as_list(text.codes(column, vocabulary)) == as_list(expected)
-    assert as_list(_codes(column, vocabulary, text)) == as_list(expected)
+    assert as_list(compiled_text.codes(column, vocabulary)) == as_list(expected)
+    assert as_list(_codes(column, vocabulary, compiled_text)) == as_list(expected)
 
 
-def test_words_of_every_vocabulary_are_read_in_c(text):
+def test_words_of_every_vocabulary_are_read_in_c(compiled_text):
     for vocabulary in [*TOUCH_VOCABULARIES.values(), STAGES, SHARED_SLOT]:
         column = pa.array([*vocabulary, None, *reversed(vocabulary)])
-        codes = text.codes(column, vocabulary)
+        codes = compiled_text.codes(column, vocabulary)
         assert codes is not None
         assert codes.tolist() == [*range(len(vocabulary)), -1, *reversed(range(len(vocabulary)))]
-    assert text.codes(pa.array(["page_view", "no such action"]), ACTIONS) is None
-    assert text.codes(pa.array([1, 2]), ACTIONS) is None  # not text: the general reading's
+    assert compiled_text.codes(pa.array(["page_view", "no such action"]), ACTIONS) is None
+    assert compiled_text.codes(pa.array([1, 2]), ACTIONS) is None  # not text: the general reading's
 
 
-def test_times_are_read_as_numpy_reads_them(text):
+def test_times_are_read_as_numpy_reads_them(compiled_text):
     rng = np.random.default_rng(3)
     seconds = rng.integers(0, 4_102_444_800, 2_000)  # 1970 to 2100
     texts = np.datetime_as_string(seconds.astype("datetime64[s]")).tolist()
     for zone in ("", "Z"):
         column = pa.array(["padding", *(t + zone for t in texts)]).slice(1)
-        compiled = text.whole_seconds_us(column)
+        compiled = compiled_text.whole_seconds_us(column)
         assert compiled is not None
         assert compiled.tolist() == whole_seconds_us(column).tolist() == (seconds * 10**6).tolist()
     for year in ("0000", "0001", "1600", "1969"):  # before 1970: the caller refuses them
         column = pa.array([f"{year}-03-01T00:00:00", f"{year}-02-28T23:59:59Z"])
         assert (
-            text.whole_seconds_us(column).tolist()
+            compiled_text.whole_seconds_us(column).tolist()
             == whole_seconds_us(
                 pa.array([f"{year}-03-01T00:00:00", f"{year}-02-28T23:59:59"])
             ).tolist()
         )
 
 
-def test_times_of_other_forms_are_left_to_the_general_reading(text):
+def test_times_of_other_forms_are_left_to_the_general_reading(compiled_text):
     mixed = pa.array(["2025-01-02T03:04:05", "2025-01-02T03:04:05Z"])  # read: both mean UTC
-    assert text.whole_seconds_us(mixed).tolist() == instants_us(mixed, 2**62).tolist()
+    assert compiled_text.whole_seconds_us(mixed).tolist() == instants_us(mixed, 2**62).tolist()
     for other in (
         "2025-01-02T03:04:05.5",
         "2025-01-02T03:04:05+01:00",
@@ -89,8 +81,8 @@ def test_times_of_other_forms_are_left_to_the_general_reading(text):
         "2025-01-02T03:04:05 ",
     ):
         column = pa.array(["2025-01-02T03:04:05", other])
-        assert text.whole_seconds_us(column) is None, other
-    assert text.whole_seconds_us(pa.array(["2025-01-02T03:04:05", None])) is None
+        assert compiled_text.whole_seconds_us(column) is None, other
+    assert compiled_text.whole_seconds_us(pa.array(["2025-01-02T03:04:05", None])) is None
 
 
 def test_without_a_compiler_numpy_and_pyarrow_read_them(tmp_path, monkeypatch):
