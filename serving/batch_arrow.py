@@ -8,7 +8,7 @@ JSON is a third of its CPU time; timestamps may be Arrow timestamps (no zone mea
 text, text columns may be dictionary-encoded.
 
 A table of exactly those types, every lead valid, is checked column-wise by the same code as a
-JSON batch (``serving.batch_columns.checked_batch``). Anything else (another type, a column the
+JSON batch (``serving.column_checks.checked_batch``). Anything else (another type, a column the
 API does not know, an invalid lead) goes to the schema lead by lead, from the table's rows as
 records, so each problem is reported in its lead's slot with the same messages as for JSON.
 Bytes that are not an Arrow stream are a 400.
@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import HTTPException
 
-from serving.batch_columns import ColumnBatch, batch_schema, checked_batch
+from serving.batch_columns import batch_schema
+from serving.column_checks import ColumnBatch, checked_batch
 from serving.request_body import check_lead_count
 from serving.schemas import LeadIn, ScoreRequest, StageChangeIn, TouchIn
 from serving.text_columns import TextColumns

@@ -1,9 +1,9 @@
 """ISO 8601 times in an Arrow array -> UTC microseconds since 1970, as the API's schema reads them.
 
-Used by the column-wise batch readers (``serving.batch_columns``, ``serving.batch_arrow``):
-whatever is read here, pydantic reads as the same instant; whatever is not certain (a form the
-regex does not cover, a time before 1970 or in the future) gives None and the batch goes the
-schema's way, lead by lead.
+Used by the column-wise checks of batches (``serving.column_checks``): whatever is read here,
+pydantic reads as the same instant; whatever is not certain (a form the regex does not cover,
+a time before 1970 or in the future) gives None and the batch goes the schema's way, lead by
+lead.
 """
 
 from __future__ import annotations

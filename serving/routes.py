@@ -22,8 +22,9 @@ from leadscore.settings import Settings
 from serving.answer_arrow import arrow_answer
 from serving.answer_rows import rows_of
 from serving.batch_arrow import ARROW_STREAM, accepts_arrow, is_arrow, read_arrow_batch
-from serving.batch_columns import ColumnBatch, read_valid_batch
+from serving.batch_columns import read_valid_batch
 from serving.batching import Job
+from serving.column_checks import ColumnBatch
 from serving.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
 from serving.loading import Models, ModelSlot
 from serving.metrics import CONTENT_TYPE, ServiceMetrics

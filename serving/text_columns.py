@@ -1,6 +1,6 @@
 """``text_columns.c``, loaded: a batch's timestamps and closed-vocabulary words read in C.
 
-The column-wise checks (``serving.batch_columns``) read some 27,000 timestamps and 75,000
+The column-wise checks (``serving.column_checks``) read some 27,000 timestamps and 75,000
 words of closed vocabularies per 1,000-lead batch; numpy's arithmetic and pyarrow's
 ``index_in`` took 2.2 ms of it. The C loops give the same values (tests compare them with the
 general reading on generated times and words) and say when they cannot, so the caller reads

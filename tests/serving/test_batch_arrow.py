@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serving.batch_arrow import ARROW_STREAM, read_arrow_batch
-from serving.batch_columns import ColumnBatch
+from serving.column_checks import ColumnBatch
 
 ARROW = {"content-type": ARROW_STREAM}
 

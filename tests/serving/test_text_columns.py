@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from features.contract import ACTIONS, STAGES, TOUCH_VOCABULARIES
 from serving import c_libraries
-from serving.batch_columns import _codes
+from serving.column_checks import _codes
 from serving.iso_times import instants_us, whole_seconds_us
 from serving.text_columns import text_columns
 
