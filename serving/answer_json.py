@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from serving.answer_rows import isoformats
+from serving.answer_rows import isoformats, model_ref
 from serving.c_libraries import compiled_or_none, declared
 from serving.scorer import TRANSITIONS, ScoredLeads
 
@@ -104,15 +104,13 @@ def _row_template(scored: ScoredLeads) -> list[bytes | _Stream]:
     ]  # fmt: skip
     for transition in TRANSITIONS:
         scores = scored.transitions[transition]
-        served = scores.served
-        ref = {"name": served.name, "version": served.version, "alias": served.alias}
         parts += [
             b',"' + transition.encode() + b'":{"status":',
             _Stream([status for status, _, _ in scores.parts]),
             b',"probability":',
             _Stream(np.where([has_p for _, _, has_p in scores.parts], scores.probability, np.nan)),
             b',"note":', _Stream([note for _, note, _ in scores.parts]),
-            b',"model":' + orjson.dumps(ref) + b"}",
+            b',"model":' + orjson.dumps(model_ref(scores)) + b"}",
         ]  # fmt: skip
     return [*parts, b'},"error":null}']
 

@@ -51,8 +51,7 @@ def rows_of(scored: ScoredLeads) -> list[dict]:
 def _entries(scores: TransitionScores) -> list[dict[str, Any]]:
     """Each lead's ``TransitionOut``: status, probability, note and model, plus the reasons of
     the leads explained."""
-    served = scores.served
-    ref = {"name": served.name, "version": served.version, "alias": served.alias}
+    ref = model_ref(scores)
     out: list[dict[str, Any]] = [
         {"status": status, "probability": p if has_p else None, "note": note, "model": ref}
         for (status, note, has_p), p in zip(scores.parts, scores.probability.tolist(), strict=True)
@@ -60,6 +59,12 @@ def _entries(scores: TransitionScores) -> list[dict[str, Any]]:
     for i, (up, down) in scores.reasons.items():
         out[i]["reasons_up"], out[i]["reasons_down"] = up, down
     return out
+
+
+def model_ref(scores: TransitionScores) -> dict[str, str | None]:
+    """The ``ModelRef`` of the model that scored a transition."""
+    served = scores.served
+    return {"name": served.name, "version": served.version, "alias": served.alias}
 
 
 def isoformats(as_of: Sequence[datetime]) -> list[str]:
