@@ -39,7 +39,7 @@ class TextColumns:
         column mixing times with and without Z is read too. None: read them the general way."""
         if texts.type != pa.string() or texts.null_count or not len(texts):
             return None
-        offsets, chars = _layout(texts)
+        offsets, chars = string_layout(texts)
         out = np.empty(len(texts), dtype=np.int64)
         failed = self._library.whole_seconds_us(
             offsets.ctypes.data, _address(chars), len(texts), out.ctypes.data
@@ -52,7 +52,7 @@ class TextColumns:
         if values.type != pa.string() or not len(values) or len(vocabulary) > 127:
             return None
         word_offsets, words = self._vocabulary(vocabulary)
-        offsets, chars = _layout(values)
+        offsets, chars = string_layout(values)
         valid = values.buffers()[0] if values.null_count else None
         out = np.empty(len(values), dtype=np.int8)
         failed = self._library.word_codes(
@@ -77,11 +77,11 @@ class TextColumns:
         return known
 
 
-def _layout(texts: pa.Array) -> tuple[np.ndarray, pa.Buffer | None]:
-    """A string array's offsets (from its own offset on) and its bytes."""
+def string_layout(texts: pa.Array) -> tuple[np.ndarray, pa.Buffer | None]:
+    """A string array's offsets (its own: from the array's offset on) into its bytes, and the
+    bytes."""
     _, offsets, chars = texts.buffers()
-    at = np.frombuffer(offsets, dtype=np.int32)[texts.offset : texts.offset + len(texts) + 1]
-    return np.ascontiguousarray(at), chars
+    return np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1], chars
 
 
 def _address(buffer: pa.Buffer | None) -> int | None:
