@@ -26,12 +26,14 @@ browser:  ## Debian's chromium for the browser test (Playwright cannot download 
 demo: $(STAMP)  ## simulate, build training sets, train, compare, log and register (end to end)
 	$(BIN)/leadscore demo --leads $(LEADS)
 
-test: $(STAMP) browser  ## ruff + the whole test suite (slow tests included)
+test: $(STAMP) browser  ## ruff, the import contract, the whole test suite (slow tests included)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff only
+lint: $(STAMP)  ## ruff and the import contract
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 	@command -v wrk >/dev/null 2>&1 || \

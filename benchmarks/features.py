@@ -33,7 +33,7 @@ def _peak_rss_gib() -> float:
 def _load(raw: Path):
     import pandas as pd
 
-    from features.contract import TABLES, dtype_of
+    from core.contract import TABLES, dtype_of
     from features.history import LeadHistory
 
     frames = {}

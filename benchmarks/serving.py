@@ -14,7 +14,7 @@ request bodies; each phase has a warm-up and a fixed duration, so the run stops 
 Prints requests/s, p50 and p99 latency, error counts, and the ratios against the targets
 (single lead >= 15x mlflow, p99 <= 20 ms at 8 connections, batches >= 50,000 leads/s), then
 where the CPU time of one batch goes, measured in this process: reading the request
-(column-wise, ``serving.batch_columns``), scoring, and writing the JSON or the Arrow answer.
+(column-wise, ``serving.decode.columns``), scoring, and writing the JSON or the Arrow answer.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from features.io import read_lead_history  # noqa: E402
-from serving.batch_arrow import ARROW_STREAM  # noqa: E402
-from training.pyfunc import flat_rows  # noqa: E402
+from serving.decode.arrow_reader import ARROW_STREAM  # noqa: E402
+from training.tracking.pyfunc import flat_rows  # noqa: E402
 
 LUA = """
 -- BENCH_BODIES: one body per line, or (BENCH_FILES=1) one file path per line, each file a body
@@ -257,17 +257,17 @@ def batch_breakdown(store: Path, body: str) -> None:
 
     import orjson
 
-    from leadscore.settings import Settings, trees_cache_of
-    from serving.answer_arrow import arrow_answer
-    from serving.answer_json import json_answer_writer
-    from serving.answer_rows import rows_of
-    from serving.batch_arrow import read_arrow_batch
-    from serving.batch_columns import read_valid_batch
-    from serving.batch_json import json_batch_reader
-    from serving.loading import load_for
-    from serving.request_body import read_batch
-    from serving.scorer import score_visible
-    from serving.text_columns import text_columns
+    from core.settings import Settings, trees_cache_of
+    from serving.decode.arrow_reader import read_arrow_batch
+    from serving.decode.body import read_batch
+    from serving.decode.columns import read_valid_batch
+    from serving.decode.json_reader import json_batch_reader
+    from serving.decode.text_columns import text_columns
+    from serving.encode.arrow_writer import arrow_answer
+    from serving.encode.json_writer import json_answer_writer
+    from serving.encode.rows import rows_of
+    from serving.scoring.loading import load_for
+    from serving.scoring.scorer import score_visible
 
     os.chdir(store)  # the settings' default store paths are relative to it
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # as for the API's process above
@@ -387,7 +387,7 @@ def main() -> None:
     results = {}
     port = free_port()
     code = (
-        f"from serving.app import run_server; run_server(host='127.0.0.1', port={port}, "
+        f"from serving.api.app import run_server; run_server(host='127.0.0.1', port={port}, "
         f"workers={args.workers}, access_log=False)"
     )
     api = subprocess.Popen(

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
+from core.contract import as_ns
 from features import definitions as d
-from features.contract import as_ns
 from features.decision_points import data_end_of, decision_points
 from features.history import LeadHistory, SetAside
 from features.window import VisibleHistory, visible_history, window_bucket

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import STAGE_RANK, TIME_COLUMN, TRANSITIONS, as_ns
+from core.contract import STAGE_RANK, TIME_COLUMN, TRANSITIONS, as_ns
 from features.history import LeadHistory
 from features.window import NS_PER_DAY
 

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.contract import ACTIONS, CHANNELS, LEADS_COLUMNS, PAGE_TYPES, STAGES, dtype_of
+from core.contract import ACTIONS, CHANNELS, LEADS_COLUMNS, PAGE_TYPES, STAGES, dtype_of
 from features.window import NS_PER_DAY, WINDOWS, VisibleStages, VisibleTouches
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class LeadHistory:
-    """Validated lead history: dtypes as ``features.contract.dtype_of`` gives them.
+    """Validated lead history: dtypes as ``core.contract.dtype_of`` gives them.
 
     Attributes:
         leads: one row per lead.

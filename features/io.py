@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 import pandas as pd
 import pyarrow as pa
 
-from features.contract import TABLES
+from core.contract import TABLES
+from core.errors import DataContractError, InputError
 from features.history import LeadHistory, SetAside
 from features.validate import validate_history
-from leadscore.errors import DataContractError, InputError
 
 if TYPE_CHECKING:
     from features.simulate import Simulation

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.contract import TABLES, TOUCH_VOCABULARIES, Column, as_ns, dtype_of, naive_utc
 from features.build import build_features
-from features.contract import TABLES, TOUCH_VOCABULARIES, Column, as_ns, dtype_of, naive_utc
 from features.history import LeadHistory
 from features.window import VisibleHistory, VisibleStages, VisibleTouches, strictly_before
 

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import simulate_params as sp
 from features.history import LeadHistory
+from features.simulation import params as sp
 from features.simulation.codes import DAY
 from features.simulation.decisions import delay, mql_times, true_probability
 from features.simulation.frames import leads_frame, stages_frame, touches_frame, truth_frame

@@ -1,4 +1,4 @@
-"""Pure checks of the three lead-history tables against ``features.contract``.
+"""Pure checks of the three lead-history tables against ``core.contract``.
 
 ``validate_history`` coerces raw frames (from CSV, Parquet or a CRM export) to the contract's
 dtypes and sorts problems into two kinds. Fatal ones (a missing column, an empty or duplicated
@@ -20,13 +20,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES, TIME_COLUMN, as_ns, naive_utc
+from core.contract import TABLES, TIME_COLUMN, as_ns, naive_utc
+from core.errors import DataContractError
 from features.history import LeadHistory, SetAside
 from features.validation.coerce import coerce_table
 from features.validation.ids import harmonised_ids, lead_positions, stop_if_ids_cannot_match
 from features.validation.reasons import N_EXAMPLES, Reason, kept_frame, report_of
 from features.validation.stages import impossible_stage_orders, set_aside_repeated_stages
-from leadscore.errors import DataContractError
 
 __all__ = ["N_EXAMPLES", "Reason", "validate_history"]
 

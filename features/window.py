@@ -20,9 +20,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from features.contract import STAGES, TOUCH_VOCABULARIES, as_ns
+from core.contract import STAGES, TOUCH_VOCABULARIES, as_ns
+from core.errors import DataContractError
 from features.history import LeadHistory
-from leadscore.errors import DataContractError
 
 NS_PER_DAY = 86_400 * 10**9
 

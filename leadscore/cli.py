@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from leadscore.errors import LeadscoreError
-from leadscore.jsonable import json_ready
-from leadscore.settings import Settings, get_settings
+from core.errors import LeadscoreError
+from core.jsonable import json_ready
+from core.settings import Settings, get_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -198,8 +198,8 @@ def _train_from_table(
     seed: int | None,
     json_output: bool,
 ) -> None:
-    from leadscore.errors import InputError
-    from training.flat_run import check_table, flat_json, flat_summary, train_checked
+    from core.errors import InputError
+    from training.flat.run import check_table, flat_json, flat_summary, train_checked
 
     if not label:
         raise InputError("--table needs --label COLUMN (the converted-or-not column)")
@@ -247,7 +247,7 @@ def weights(
     (report.html, learned_rules.yaml to adopt, weights.json)."""
     from features.io import read_lead_history
     from training.rules import default_rules_path, load_rules
-    from training.weights_report import run_weights_report, summary_text
+    from training.weights.report.publish import run_weights_report, summary_text
 
     settings = get_settings()
     hand_set = load_rules(rules or settings.rules_path or default_rules_path())
@@ -282,7 +282,7 @@ def serve(
     """Serve the scoring API (champions from the MLflow registry, or LEADSCORE_MODEL_DIR).
 
     Fails fast, before listening, when no trained model is registered: train first."""
-    from serving.app import run_server
+    from serving.api.app import run_server
 
     run_server(host=host, port=port, workers=workers)
 

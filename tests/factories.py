@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from features.contract import TABLES, dtype_of
+from core.contract import TABLES, dtype_of
 from features.history import LeadHistory
 
 START = pd.Timestamp("2024-01-01")

@@ -19,17 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.contract import TOUCH_VOCABULARIES
-from features.history import LeadHistory
-from features.window import (
-    NS_PER_DAY,
-    VisibleHistory,
-    VisibleTouches,
-    age_days,
-    visible_history,
-)
-from leadscore.errors import DataContractError
-from training.rules_file import (  # Condition too: models pickled before the split find it here
+from core.contract import TOUCH_VOCABULARIES
+from core.errors import DataContractError
+from core.rules_file import (  # Condition too: models pickled before the split find it here
     AttributeRule,
     BehaviourRule,
     Condition,
@@ -39,6 +31,14 @@ from training.rules_file import (  # Condition too: models pickled before the sp
     default_rules_path,
     dump_rules,
     load_rules,
+)
+from features.history import LeadHistory
+from features.window import (
+    NS_PER_DAY,
+    VisibleHistory,
+    VisibleTouches,
+    age_days,
+    visible_history,
 )
 
 __all__ = [

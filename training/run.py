@@ -22,9 +22,9 @@ from training import plots, tracking
 from training.bundle import ScoringBundle
 from training.evaluate import compare_with_baseline, flatten_metrics, oracle_auc
 from training.model import LeadConversionModel
-from training.pyfunc import flat_rows
 from training.rules import HandSetRules, score_leads
 from training.split import time_split
+from training.tracking.pyfunc import flat_rows
 
 Progress = Callable[[str], None]
 SHAP_SAMPLE_ROWS = 5_000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.errors import InputError
+from core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from features import simulate_params as sp
-from features.contract import ACTIONS, CHANNELS, PAGE_TYPES
+from core.contract import ACTIONS, CHANNELS, PAGE_TYPES
+from features.simulation import params as sp
 
 DAY = 86_400  # the simulation clock counts whole seconds since ``start``
 KIND_NAMES = [k.name for k in sp.KINDS]

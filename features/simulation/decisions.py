@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features import simulate_params as sp
-from features.contract import INDUSTRIES, LEAD_TYPES
+from core.contract import INDUSTRIES, LEAD_TYPES
+from features.simulation import params as sp
 from features.simulation.codes import DAY, KIND, Columns, lookup
 from features.simulation.signals import lead_signals, touch_signals
 from features.simulation.touches import Touches

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.contract import STAGE_RANK, STAGES, TABLES, dtype_of
+from core.contract import STAGE_RANK, STAGES, TABLES, dtype_of
 from features.simulation.codes import COUNTRIES, KIND_ACTION, KIND_CHANNEL, Columns
 from features.simulation.touches import Touches
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from features import simulate_params as sp
-from features.contract import (
+from core.contract import (
     DEPARTMENTS,
     EMAIL_DOMAIN_TYPES,
     INDUSTRIES,
@@ -21,6 +20,7 @@ from features.contract import (
     LEAD_TYPES,
     SOURCES,
 )
+from features.simulation import params as sp
 from features.simulation.codes import COUNTRIES, DAY, Columns, lookup
 
 

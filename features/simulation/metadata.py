@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import simulate_params as sp
-from features.contract import INDUSTRIES, LEAD_CATEGORIES, LEAD_TYPES
+from core.contract import INDUSTRIES, LEAD_CATEGORIES, LEAD_TYPES
 from features.history import LeadHistory
+from features.simulation import params as sp
 from features.simulation.codes import Columns
 
 

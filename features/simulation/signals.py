@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.contract import EMAIL_DOMAIN_TYPES, JOB_LEVELS, LEAD_CATEGORIES, LEAD_TYPES, SOURCES
+from core.contract import EMAIL_DOMAIN_TYPES, JOB_LEVELS, LEAD_CATEGORIES, LEAD_TYPES, SOURCES
 from features.simulation.codes import DAY, KIND_ACTION, PG, A
 from features.simulation.touches import Touches
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features import simulate_params as sp
-from features.contract import STAGES
+from core.contract import STAGES
+from features.simulation import params as sp
 from features.simulation.codes import DAY, Columns
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features import simulate_params as sp
-from features.contract import LEAD_TYPES
+from core.contract import LEAD_TYPES
+from features.simulation import params as sp
 from features.simulation.codes import (
     DAY,
     KIND,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES, Column, dtype_of
+from core.contract import TABLES, Column, dtype_of
+from core.errors import DataContractError
 from features.validation.reasons import N_EXAMPLES, Reason, Table
-from leadscore.errors import DataContractError
 
 _BOOLEANS = dict.fromkeys(("true", "t", "yes", "y", "1", "1.0"), True) | dict.fromkeys(
     ("false", "f", "no", "n", "0", "0.0"), False

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.errors import DataContractError
 from features.validation.reasons import N_EXAMPLES
-from leadscore.errors import DataContractError
 
 _NUMBER_KINDS = ("integer", "floating", "mixed-integer-float")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES
+from core.contract import TABLES
 from features.history import SetAside
 
 N_EXAMPLES = 5

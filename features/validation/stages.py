@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.contract import STAGE_RANK, STAGES, as_ns
+from core.contract import STAGE_RANK, STAGES, as_ns
 from features.validation.reasons import Reason, Table
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import ACTIONS, CHANNELS, PAGE_TYPES
+from core.contract import ACTIONS, CHANNELS, PAGE_TYPES
 from features.history import LeadHistory
 from tests.factories import typed
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from features.contract import TABLES
+from core.contract import TABLES
+from core.errors import DataContractError, InputError
 from features.history import LeadHistory
 from features.io import (
     read_lead_history,
@@ -22,7 +23,6 @@ from features.io import (
     write_training_set,
 )
 from features.simulate import Simulation
-from leadscore.errors import DataContractError, InputError
 from tests.factories import NOW, make_history, make_leads, make_stage_changes, make_touches
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.contract import ACTIONS, CHANNELS, PAGE_TYPES
 from features.build import build_training_sets
-from features.contract import ACTIONS, CHANNELS, PAGE_TYPES
 from features.history import LeadHistory
 from tests.factories import typed
 from tests.features.conftest import random_history

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import STAGE_RANK, TABLES, column_names, dtype_of
+from core.contract import STAGE_RANK, TABLES, column_names, dtype_of
 from features.simulate import Simulation, roc_auc, simulate
 
 START = pd.Timestamp("2024-01-01")

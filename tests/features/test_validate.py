@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.contract import TABLES, column_names, dtype_of
+from core.contract import TABLES, column_names, dtype_of
+from core.errors import DataContractError
 from features.history import LeadHistory, SetAside
 from features.validate import Reason, validate_history
-from leadscore.errors import DataContractError
 from tests.factories import NOW, make_history, make_leads, make_stage_changes, make_touches, typed
 
 

@@ -11,20 +11,20 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from features.build import TrainingSet
 from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
-from leadscore.settings import Settings
-from serving.app import create_app
-from serving.loading import ServedModel
-from serving.text_columns import TextColumns, text_columns
+from serving.api.app import create_app
+from serving.decode.text_columns import TextColumns, text_columns
+from serving.scoring.served import ServedModel
 from training import tracking
 from training.bundle import ScoringBundle
 from training.model import LeadConversionModel
-from training.pyfunc import flat_rows
 from training.rules import HandSetRules
 from training.run import _example_payloads
 from training.split import time_split
+from training.tracking.pyfunc import flat_rows
 
 SMALL_MODEL = {"n_estimators": 60, "num_leaves": 15, "early_stopping_rounds": 20}
 

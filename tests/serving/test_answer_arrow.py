@@ -9,7 +9,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from serving.batch_arrow import ARROW_STREAM, accepts_arrow
+from serving.decode.arrow_reader import ARROW_STREAM, accepts_arrow
 from tests.serving.test_batch_arrow import _fixed, as_arrow
 
 WANTS_ARROW = {"accept": ARROW_STREAM}

@@ -11,11 +11,11 @@ import numpy as np
 import orjson
 import pytest
 
-from serving import c_libraries
-from serving.answer_json import JsonAnswerWriter, json_answer_writer
-from serving.answer_rows import rows_of
-from serving.schemas import ScoreRequest
-from serving.scorer import ScoredLeads, score_requests
+from serving.encode.json_writer import JsonAnswerWriter, json_answer_writer
+from serving.encode.rows import rows_of
+from serving.schemas.requests import ScoreRequest
+from serving.scoring import c_libraries
+from serving.scoring.scorer import ScoredLeads, score_requests
 from tests.serving.test_batch_arrow import _fixed
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.batch_arrow import ARROW_STREAM, read_arrow_batch
-from serving.column_checks import ColumnBatch
+from serving.decode.arrow_reader import ARROW_STREAM, read_arrow_batch
+from serving.decode.checks import ColumnBatch
 
 ARROW = {"content-type": ARROW_STREAM}
 

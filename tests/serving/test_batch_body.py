@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import serving.request_body
+import serving.decode.body
 
 
 def _no_nan(text: str) -> dict:
@@ -26,13 +26,13 @@ def _no_nan(text: str) -> dict:
 def per_lead_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts batches that went down the per-lead path."""
     calls: list[int] = []
-    per_lead = serving.request_body._batch
+    per_lead = serving.decode.body._batch
 
     def counted(*args):
         calls.append(1)
         return per_lead(*args)
 
-    monkeypatch.setattr("serving.request_body._batch", counted)
+    monkeypatch.setattr("serving.decode.body._batch", counted)
     return calls
 
 
@@ -94,7 +94,7 @@ def test_column_wise_and_per_lead_path_give_the_same_answers(
     ]
     columns = [client.post("/v1/score/batch", json=batch) for batch in batches]
     assert len(per_lead_calls) == len(batches) - 1  # every batch but the first has a problem
-    monkeypatch.setattr("serving.routes.read_valid_batch", lambda *args, **kwargs: None)
+    monkeypatch.setattr("serving.api.routes.read_valid_batch", lambda *args, **kwargs: None)
     per_lead = [client.post("/v1/score/batch", json=batch) for batch in batches]
     for fast, slow in zip(columns, per_lead, strict=True):
         assert (fast.status_code, fast.json()) == (slow.status_code, slow.json())
@@ -173,9 +173,9 @@ def test_scorer_gets_plain_utc_history_from_both_paths(client, lead_request, mon
         seen.extend(requests)
         raise RuntimeError("captured")
 
-    monkeypatch.setattr("serving.routes.score_requests", capture)
+    monkeypatch.setattr("serving.api.routes.score_requests", capture)
     # the column-wise reader (tests/serving/test_batch_columns.py) would take the valid batch
-    monkeypatch.setattr("serving.routes.read_valid_batch", lambda *args, **kwargs: None)
+    monkeypatch.setattr("serving.api.routes.read_valid_batch", lambda *args, **kwargs: None)
     lead = copy.deepcopy(lead_request)
     first = lead["touches"][0]
     at = datetime.fromisoformat(first["occurred_at"]).replace(tzinfo=UTC)

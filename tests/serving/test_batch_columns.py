@@ -15,10 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from serving.answer_rows import rows_of
-from serving.batch_columns import read_valid_batch
-from serving.request_body import read_batch
-from serving.scorer import score_requests, score_visible
+from serving.decode.body import read_batch
+from serving.decode.columns import read_valid_batch
+from serving.encode.rows import rows_of
+from serving.scoring.scorer import score_requests, score_visible
 from tests.serving.test_batch_body import _broken
 
 NOW = datetime.now(UTC)

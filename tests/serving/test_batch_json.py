@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from serving import c_libraries
-from serving.batch_columns import batch_schema, pyarrow_requests
-from serving.batch_json import JsonBatchReader, json_batch_reader
+from serving.decode.columns import batch_schema, pyarrow_requests
+from serving.decode.json_reader import JsonBatchReader, json_batch_reader
+from serving.scoring import c_libraries
 
 NUMBER_IDS, TEXT_IDS = batch_schema(pa.int64()), batch_schema(pa.string())
 

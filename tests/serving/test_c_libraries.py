@@ -7,8 +7,8 @@ import ctypes
 
 import pytest
 
-from serving import c_libraries
-from serving.c_libraries import compiled_c
+from serving.scoring import c_libraries
+from serving.scoring.c_libraries import compiled_c
 
 SOURCE = "int answer(void) { return %d; }\n"
 

@@ -8,8 +8,8 @@ import re
 
 import numpy as np
 
-from serving import c_libraries, compiled_trees
-from serving.compiled_trees import probe_rows, tree_prediction
+from serving.scoring import c_libraries, compiled_trees
+from serving.scoring.compiled_trees import probe_rows, tree_prediction
 
 
 def test_served_trees_are_compiled_and_predict_as_lightgbm_to_the_bit(client, served_on_real_rows):

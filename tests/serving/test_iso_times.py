@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from serving.iso_times import _ISO, instants_us, whole_seconds_us
+from serving.decode.iso_times import _ISO, instants_us, whole_seconds_us
 
 # year, month, day, hour, minute, second: a little beyond each field's valid range
 _STAMP_PARTS = ((1969, 2401), (0, 13), (0, 32), (0, 24), (0, 60), (0, 60))
@@ -36,7 +36,7 @@ def test_whole_second_timestamps_read_as_the_general_reading_does(compiled_text,
     ]
     array = pa.array(["padding", *texts]).slice(1)  # a child array starts at an offset too
     fast = whole_seconds_us(array)
-    compiled = compiled_text.whole_seconds_us(array)  # serving.text_columns: the same, in C
+    compiled = compiled_text.whole_seconds_us(array)  # serving.decode.text_columns: the same, in C
     assert (compiled is None) == (fast is None)
     assert compiled is None or compiled.tolist() == fast.tolist()
     try:

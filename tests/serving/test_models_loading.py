@@ -10,10 +10,10 @@ import joblib
 import pytest
 from fastapi.testclient import TestClient
 
-from leadscore.errors import ModelNotFoundError
-from leadscore.settings import Settings, get_settings
-from serving import app as app_module
-from serving.app import create_app, run_server
+from core.errors import ModelNotFoundError
+from core.settings import Settings, get_settings
+from serving.api import app as app_module
+from serving.api.app import create_app, run_server
 from tests.serving.conftest import register, train_bundle
 from training import tracking
 

@@ -1,4 +1,5 @@
-"""A server worker keeps the memory a batch frees for the next batch (``serving.process_memory``).
+"""A server worker keeps the memory a batch frees for the next batch
+(``serving.runtime.process_memory``).
 
 Each case runs in its own interpreter: malloc's settings are process-wide.
 """
@@ -16,7 +17,7 @@ _FAULTS_PER_BATCH = """
 import resource, sys
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
-from serving.process_memory import keep_freed_memory
+from serving.runtime.process_memory import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 def batch():

@@ -13,9 +13,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from leadscore.settings import Settings
-from serving.app import create_app
-from serving.loading import load_for
+from core.settings import Settings
+from serving.api.app import create_app
+from serving.scoring.loading import load_for
 
 EXAMPLES_PER_OPERATION = 25
 app = create_app(Settings(api_key=None, model_dir=None))

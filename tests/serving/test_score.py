@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving import routes
-from serving.metrics import ServiceMetrics, observe_many
+from serving.api import routes
+from serving.runtime.metrics import ServiceMetrics, observe_many
 from tests.serving.conftest import request_of
 
 TRANSITIONS = ("mql_to_sql", "sql_to_won")

@@ -10,8 +10,9 @@ import pytest
 
 from features.build import build_features
 from features.definitions import FEATURES_BY_NAME
-from serving.reasons import ReasonWriter, _phrase
-from serving.scorer import _priorities, inputs_key, priority, probability, transition_status
+from serving.scoring.reasons import ReasonWriter, _phrase
+from serving.scoring.scorer import _priorities, priority, probability, transition_status
+from serving.scoring.served import inputs_key
 
 
 @pytest.fixture(scope="module")

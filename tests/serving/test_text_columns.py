@@ -8,11 +8,11 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.contract import ACTIONS, STAGES, TOUCH_VOCABULARIES
-from serving import c_libraries
-from serving.column_checks import _codes
-from serving.iso_times import instants_us, whole_seconds_us
-from serving.text_columns import text_columns
+from core.contract import ACTIONS, STAGES, TOUCH_VOCABULARIES
+from serving.decode.checks import _codes
+from serving.decode.iso_times import instants_us, whole_seconds_us
+from serving.decode.text_columns import text_columns
+from serving.scoring import c_libraries
 
 # every word of the list has the same slot in the hash table (length, first, middle and last
 # byte alike), so looking one up walks past the others

@@ -9,9 +9,9 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from serving import c_libraries, tree_shap
-from serving.compiled_trees import probe_rows
-from serving.tree_shap import FlatTrees, tree_contributions
+from serving.scoring import c_libraries, tree_shap
+from serving.scoring.compiled_trees import probe_rows
+from serving.scoring.tree_shap import FlatTrees, tree_contributions
 
 
 def _close(ours: np.ndarray, lightgbm: np.ndarray) -> None:

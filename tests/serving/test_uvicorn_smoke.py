@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-import serving.app
-from leadscore.errors import WorkersFailingError
-from serving.workers import serve_workers
+import serving.api.app
+from core.errors import WorkersFailingError
+from serving.runtime.workers import serve_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def _start_server(registry, folder: Path, workers: int) -> tuple[subprocess.Pope
     """``run_server`` in a subprocess on a free loopback port: (the process, its base URL)."""
     port = _free_port()
     code = (
-        "from serving.app import run_server; "
+        "from serving.api.app import run_server; "
         f"run_server(host='127.0.0.1', port={port}, workers={workers})"
     )
     server = subprocess.Popen(
@@ -85,9 +85,10 @@ def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
 
 def test_run_server_uses_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch):
     options = {}
-    monkeypatch.setattr(serving.app, "load_for", lambda settings: None)
-    monkeypatch.setattr(serving.app.uvicorn, "run", lambda app, **kwargs: options.update(kwargs))
-    serving.app.run_server(host="127.0.0.1", port=0)
+    monkeypatch.setattr(serving.api.app, "load_for", lambda settings: None)
+    monkeypatch.setattr(serving.api.app.uvicorn, "run", lambda app, **kwargs:
+    options.update(kwargs))
+    serving.api.app.run_server(host="127.0.0.1", port=0)
     assert (options["loop"], options["http"]) == ("uvloop", "httptools")
 
 

@@ -183,7 +183,7 @@ def test_unexpected_error_is_a_json_500_without_internals(
         raise RuntimeError("secret internals /etc/passwd")
 
     for scorer in ("score_requests", "score_visible"):  # either path a batch may take
-        monkeypatch.setattr(f"serving.routes.{scorer}", broken)
+        monkeypatch.setattr(f"serving.api.routes.{scorer}", broken)
     response = client.post("/v1/score/batch", json={"leads": [lead_request]})
     assert response.status_code == 500
     assert response.json() == {

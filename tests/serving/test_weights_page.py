@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from serving.weights_page import (
+from serving.api.weights_page import (
     NOT_AVAILABLE,
     CapacityRowOut,
     RuleWeightOut,
@@ -25,7 +25,7 @@ from serving.weights_page import (
     WeightsOut,
     weights_router,
 )
-from training.weights import (
+from training.weights.compare import (
     CapacityRow,
     RuleWeight,
     UncoveredSignal,
@@ -204,8 +204,8 @@ def test_service_serves_the_latest_weights_report_from_the_data_dir(
     comparison, tmp_path, monkeypatch
 ):
     """The real app: 404 before `leadscore weights` ran, the comparison once weights.json exists."""
-    from leadscore.settings import Settings
-    from serving.app import create_app
+    from core.settings import Settings
+    from serving.api.app import create_app
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(data_dir=tmp_path, mlflow_tracking_uri=f"sqlite:///{tmp_path / 'none.db'}")

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from leadscore.errors import InputError
+from core.errors import InputError
 from training import tracking
-from training.flat_run import flat_json, flat_model_name, flat_summary, train_from_table
-from training.flat_table import (
+from training.flat.run import flat_json, flat_model_name, flat_summary, train_from_table
+from training.flat.table import (
     LEAK_AUC,
     MAX_LEVELS,
     OTHER_LEVEL,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from training.pyfunc import flat_rows
 from training.run import _example_payloads, train_transition
+from training.tracking.pyfunc import flat_rows
 
 pytestmark = pytest.mark.slow
 

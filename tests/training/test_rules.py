@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.contract import ACTIONS, PAGE_TYPES, TABLES, dtype_of, empty_table
+from core.contract import ACTIONS, PAGE_TYPES, TABLES, dtype_of, empty_table
+from core.errors import DataContractError, RulesFileError
 from features.history import LeadHistory
-from leadscore.errors import DataContractError, RulesFileError
 from training.rules import (
     BehaviourRule,
     HandSetRules,

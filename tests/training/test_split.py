@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.errors import InputError
+from core.errors import InputError
 from training.split import time_split
 
 

@@ -10,9 +10,9 @@ import pytest
 from mlflow import MlflowClient
 
 from features.online import lead_histories_of
-from training.pyfunc import flat_rows, payloads_of
 from training.run import _example_payloads, promotion_decision, train_transition
-from training.tracking import load_bundle, registered_name
+from training.tracking.pyfunc import flat_rows, payloads_of
+from training.tracking.runs import load_bundle, registered_name
 
 pytestmark = pytest.mark.slow
 WEAK = {"n_estimators": 2, "num_leaves": 2, "learning_rate": 0.01}

@@ -14,13 +14,13 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
+from core.errors import InputError
 from features.definitions import FEATURE_NAMES
 from features.simulate import simulate
-from leadscore.errors import InputError
 from training.model import LeadConversionModel
 from training.rules import load_rules, score_leads
 from training.split import time_split
-from training.weights import (
+from training.weights.compare import (
     MIN_FIRES,
     WeightsComparison,
     compare_weights,
@@ -30,8 +30,8 @@ from training.weights import (
     unit_rules,
     verdict,
 )
-from training.weights_model_view import GENERIC_ENGAGEMENT, related_features
-from training.weights_report import REPORT_FILES, render_html, run_weights_report
+from training.weights.model_view import GENERIC_ENGAGEMENT, related_features
+from training.weights.report.publish import REPORT_FILES, render_html, run_weights_report
 
 FEATURES = list(FEATURE_NAMES)
 

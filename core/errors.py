@@ -1,0 +1,51 @@
+"""The error family. Each error knows its HTTP status and CLI exit code, so the edges
+(``leadscore.cli`` and ``serving.api.app``) map them in one place and never show a traceback."""
+
+from __future__ import annotations
+
+
+class LeadscoreError(Exception):
+    """Base of every error a user can cause and fix."""
+
+    http_status: int = 400
+    exit_code: int = 2
+
+
+class InputError(LeadscoreError):
+    """Bad input: a file, a column, a field or an option value. Exit code 2, HTTP 422."""
+
+    http_status = 422
+    exit_code = 2
+
+
+class DataContractError(InputError):
+    """Lead history that breaks the data contract badly enough that it cannot be used.
+
+    The message names the table, the column and a few example rows.
+    """
+
+    def __init__(self, table: str, column: str | None, problem: str, examples: list | None = None):
+        self.table = table
+        self.column = column
+        self.problem = problem
+        self.examples = list(examples or [])[:5]
+        where = f"{table}.{column}" if column else table
+        example_text = f" (e.g. {', '.join(map(str, self.examples))})" if self.examples else ""
+        super().__init__(f"{where}: {problem}{example_text}")
+
+
+class RulesFileError(InputError):
+    """An invalid hand-set rules file; the message names the rule and the problem."""
+
+
+class ModelNotFoundError(LeadscoreError):
+    """No trained model where one was expected (train first)."""
+
+    http_status = 503
+    exit_code = 1
+
+
+class WorkersFailingError(LeadscoreError):
+    """The server's workers keep exiting as soon as they start (the log says why)."""
+
+    exit_code = 1

@@ -1,0 +1,86 @@
+"""One settings object for every job. Values come from ``LEADSCORE_*`` environment variables
+(or a ``.env`` file) and have defaults that work from a fresh clone. Only the edges (CLI, app)
+read settings; everything below them takes plain keyword arguments."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Attributes:
+    data_dir: where generated lead history, truth files and training sets live.
+    seed: seed of every random step (simulation, splits, models) unless overridden.
+    horizon_days: a transition counts as converted when it happens within this many days of
+        the decision time; rows whose horizon had not elapsed when the data ends are censored.
+    mlflow_tracking_uri: tracking and registry store; ``MLFLOW_TRACKING_URI`` wins when set.
+    mlflow_artifacts_dir: where run artifacts go with the embedded SQLite store.
+    experiment: MLflow experiment of training runs.
+    rules_path: the hand-set rules file (default: the shipped models/hand_set_rules.yaml).
+    api_key: when set, every /v1 request of the API must send it in the X-API-Key header.
+    model_dir: serve bundles from this folder (``<transition>.joblib`` or an MLflow model folder
+        per transition) instead of the registry.
+    model_alias: registry alias the API serves (``models:/<name>@<alias>``).
+    max_batch_leads: most leads one /v1/score/batch request may hold.
+    max_touches_per_lead: most touches one lead of a request may hold.
+    max_request_bytes: largest request body the API reads (413 beyond, before reading it: a
+        1,000-lead batch of 24 touches per lead is about 3.5 MB).
+    batch_reasons: whether /v1/score/batch explains each score unless the request says.
+    reasons_per_direction: reasons pushing up (and down) returned per transition.
+    compiled_trees: whether the API serves the models' trees compiled to machine code, their
+        SHAP values computed in C (``serving.scoring.compiled_trees``,
+        ``serving.scoring.tree_shap``: each
+        checked against LightGBM first, LightGBM otherwise), JSON batches read in C
+        (``serving.decode.json_reader``: pyarrow's arrays, or pyarrow reads), their times and words
+        read in C (``serving.decode.text_columns``) and their answers written by column
+        (``serving.encode.json_writer``: ``rows_of``'s bytes, or ``rows_of``).
+    compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
+        or under ``XDG_CACHE_HOME``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    seed: int = 7
+    horizon_days: int = Field(default=90, ge=1, le=3650)
+    mlflow_tracking_uri: str = "sqlite:///mlflow.db"
+    mlflow_artifacts_dir: Path = Path("mlartifacts")
+    experiment: str = "leadscore"
+    rules_path: Path | None = None
+    api_key: SecretStr | None = None
+    model_dir: Path | None = None
+    model_alias: str = Field(default="champion", min_length=1)
+    max_batch_leads: int = Field(default=1000, ge=1, le=100_000)
+    max_touches_per_lead: int = Field(default=2000, ge=1, le=1_000_000)
+    max_request_bytes: int = Field(default=64 * 2**20, ge=1024, le=2**31)
+    batch_reasons: bool = False
+    reasons_per_direction: int = Field(default=3, ge=0, le=20)
+    compiled_trees: bool = True
+    compiled_trees_dir: Path | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # LEADSCORE_API_KEY= (empty) switches authentication off rather than demanding ""
+        return value if value is not None and value.get_secret_value() else None
+
+
+def trees_cache_of(settings: Settings) -> Path | None:
+    """The folder of compiled trees, or None when the API is not to compile them."""
+    if not settings.compiled_trees:
+        return None
+    if settings.compiled_trees_dir is not None:
+        return settings.compiled_trees_dir
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "leadscore" / "trees"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (tests clear the cache to override)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The API's documented shapes: request models (validation, examples) and response models."""

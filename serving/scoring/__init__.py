@@ -1,0 +1,2 @@
+"""Scoring with the loaded champions: loading and reload, the scorer, compiled trees, SHAP and
+reasons."""

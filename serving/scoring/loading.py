@@ -1,0 +1,180 @@
+"""The champions, from the MLflow registry or from a local folder, ready to score.
+
+``load_models`` builds a complete, immutable ``Models`` or raises ``ModelNotFoundError``; it
+never half-replaces anything. The app keeps the current ``Models`` in one attribute, so a
+reload builds the new one aside and swaps it in with one assignment: in-flight requests finish
+on the object they started with, and a failed reload leaves the old one serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+
+from core.errors import ModelNotFoundError
+from core.settings import Settings, trees_cache_of
+from serving.scoring.compiled_trees import tree_prediction
+from serving.scoring.reasons import ReasonWriter
+from serving.scoring.served import TRANSITIONS, Models, ServedModel, inputs_key
+from serving.scoring.tree_shap import tree_contributions
+from training import tracking
+from training.bundle import ScoringBundle
+
+log = logging.getLogger(__name__)
+TRAIN_FIRST = "train first: leadscore train (or leadscore demo)"
+
+
+def _redacted(uri: str) -> str:
+    """A store URI fit for a message: user and password (``//user:pass@host``) hidden."""
+    return re.sub(r"//[^/@]*@", "//***@", uri)
+
+
+def _served(
+    bundle: ScoringBundle,
+    *,
+    version: str | None,
+    alias: str | None,
+    source: str,
+    trees_cache: Path | None,
+) -> ServedModel:
+    base_rate = bundle.metrics.get("model", {}).get("base_rate")
+    predict, inference = tree_prediction(bundle.model, trees_cache)
+    contributions, explanation = tree_contributions(bundle.model, trees_cache)
+    return ServedModel(
+        transition=bundle.transition,
+        bundle=bundle,
+        name=tracking.registered_name(bundle.transition),
+        version=version,
+        alias=alias,
+        source=source,
+        loaded_at=datetime.now(UTC),
+        inputs_key=inputs_key(bundle.model),
+        reasons=ReasonWriter([str(n) for n in bundle.model.feature_names_in_]),
+        base_rate=float(base_rate) if base_rate is not None else None,
+        tree_prediction=predict,
+        inference=inference,
+        contributions=contributions,
+        explanation=explanation,
+    )
+
+
+def _from_registry(transition: str, alias: str, uri: str, trees_cache: Path | None) -> ServedModel:
+    found = tracking.load_bundle_version(transition, alias)
+    if found is None:
+        name = f"{tracking.registered_name(transition)}@{alias}"
+        raise ModelNotFoundError(f"no model {name} in the registry at {uri}; {TRAIN_FIRST}")
+    bundle, version = found
+    return _served(bundle, version=version, alias=alias, source="registry", trees_cache=trees_cache)
+
+
+def _from_folder(transition: str, folder: Path, trees_cache: Path | None) -> ServedModel:
+    candidates = [folder / f"{transition}.joblib"]
+    if (folder / transition).is_dir():
+        candidates += sorted((folder / transition).rglob("bundle.joblib"))
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        raise ModelNotFoundError(
+            f"no {transition} model in {folder}: expected {transition}.joblib or an MLflow "
+            f"model folder {transition}/ holding bundle.joblib; {TRAIN_FIRST}"
+        )
+    bundle = joblib.load(path)
+    if not isinstance(bundle, ScoringBundle) or bundle.transition != transition:
+        raise ModelNotFoundError(f"{path} is not a {transition} scoring bundle")
+    return _served(
+        bundle, version=None, alias=None, source=str(path.parent), trees_cache=trees_cache
+    )
+
+
+def load_for(settings: Settings) -> Models:
+    """``load_models`` with what ``settings`` name: the models the service serves."""
+    return load_models(
+        tracking_uri=settings.mlflow_tracking_uri,
+        artifacts_dir=settings.mlflow_artifacts_dir,
+        experiment=settings.experiment,
+        alias=settings.model_alias,
+        model_dir=settings.model_dir,
+        trees_cache=trees_cache_of(settings),
+    )
+
+
+def load_models(
+    *,
+    tracking_uri: str,
+    artifacts_dir: Path,
+    experiment: str,
+    alias: str,
+    model_dir: Path | None,
+    trees_cache: Path | None = None,
+) -> Models:
+    """Both transitions' models from ``model_dir`` if given, else ``models:/<name>@<alias>``.
+
+    Raises ``ModelNotFoundError`` (naming what is missing and where) when either model is
+    missing or cannot be read; anything else that goes wrong while loading is reported the
+    same way, so the caller keeps what it had. ``trees_cache``: where compiled trees are kept
+    (None: LightGBM predicts).
+    """
+    try:
+        if model_dir is not None:
+            served = {t: _from_folder(t, Path(model_dir), trees_cache) for t in TRANSITIONS}
+        else:
+            tracking.configure(tracking_uri, artifacts_dir, experiment)
+            uri = _redacted(os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri)  # as configure
+            served = {t: _from_registry(t, alias, uri, trees_cache) for t in TRANSITIONS}
+    except ModelNotFoundError:
+        raise
+    except Exception as error:  # a broken store or artifact: same outcome as a missing model
+        log.exception("loading models failed")
+        raise ModelNotFoundError(
+            f"could not load the models ({type(error).__name__}: {error}); {TRAIN_FIRST}"
+        ) from error
+    rules = served["mql_to_sql"].bundle.rules
+    if served["sql_to_won"].bundle.rules != rules:
+        log.warning(
+            "the two models were trained with different hand-set rules; serving the "
+            "mql_to_sql model's rules"
+        )
+    return Models(by_transition=served, rules=rules, loaded_at=datetime.now(UTC))
+
+
+class ModelSlot:
+    """The models being served: replaced whole by one assignment, never mutated.
+
+    Attributes:
+        load: builds a complete ``Models`` (or raises ``ModelNotFoundError``).
+        current: what requests score with now (None before the first load).
+    """
+
+    def __init__(self, load: Callable[[], Models]) -> None:
+        self.load = load
+        self.current: Models | None = None
+        self._reloading = asyncio.Lock()
+
+    def start(self) -> Models:
+        self.current = self.load()
+        return self.current
+
+    async def reload(self) -> Models:
+        """Load the champions again, aside, in a worker thread (requests keep being served),
+        then swap them in. On failure the old models stay and the error says which serve."""
+        async with self._reloading:
+            try:
+                fresh = await asyncio.to_thread(self.load)
+            except ModelNotFoundError as error:
+                raise ModelNotFoundError(f"reload failed, {self.describe()}: {error}") from error
+            self.current = fresh  # the one assignment in-flight requests never notice
+            return fresh
+
+    def describe(self) -> str:
+        if self.current is None:
+            return "no models loaded"
+        served = ", ".join(
+            f"{m.name} version {m.version or m.source}" for m in self.current.by_transition.values()
+        )
+        return f"still serving {served}"

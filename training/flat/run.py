@@ -1,0 +1,352 @@
+"""One training run from a flat table (one row per lead): read, type the columns, refuse leaks,
+split, fit, evaluate on the test rows, plot, log and register.
+
+This is the only module of that path that orders side effects; the steps it calls are pure
+(``flat_table``, ``model``, ``evaluate``, ``plots``) and MLflow stays in ``tracking``. Every
+input check runs before anything is fitted or logged, so bad input leaves no half-made run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from training import plots, tracking
+from training.evaluate import evaluate_scores, flatten_metrics
+from training.flat.table import (
+    ColumnPlan,
+    FlatScorer,
+    FlatSplit,
+    Leak,
+    find_leaky_columns,
+    flat_features,
+    infer_columns,
+    read_flat_table,
+    refuse_leaks,
+    split_rows,
+    usable_rows,
+)
+from training.model import LeadConversionModel
+
+Progress = Callable[[str], None]
+SHAP_SAMPLE_ROWS = 5_000
+EXAMPLE_ROWS = 3
+PARAM_CHARS = 1_000  # MLflow caps a param value; the full lists go to column_plan.json
+
+_SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
+    ("ROC-AUC", "roc_auc"),
+    ("PR-AUC", "pr_auc"),
+    ("lift, top 10 %", "lift_10"),
+    ("lift, top 20 %", "lift_20"),
+    ("capture, top 10 %", "capture_10"),
+    ("capture, top 20 %", "capture_20"),
+    ("log loss", "log_loss"),
+    ("Brier score", "brier"),
+    ("calibration error (ECE)", "ece"),
+    ("base rate", "base_rate"),
+)
+
+
+@dataclass
+class FlatResult:
+    """Attributes:
+    label: the label column; source: the table's path.
+    metrics: test metrics of the model (``evaluate_scores`` keys).
+    plan: how each column was used or why it was dropped.
+    split: how rows were split, and the row count of each part.
+    rows: rows read, rows used, and rows set aside per reason.
+    leaks_allowed: leaky columns used because the caller allowed them by name.
+    model_name, version, run_id: the registered model, its new version and the MLflow run.
+    is_champion: whether the new version became ``champion`` (the model had none yet).
+    seconds: wall time of the whole run.
+    """
+
+    label: str
+    source: str
+    metrics: dict[str, float]
+    plan: ColumnPlan
+    split: dict
+    rows: dict[str, int]
+    leaks_allowed: list[Leak] = field(default_factory=list)
+    model_name: str = ""
+    version: str = ""
+    run_id: str = ""
+    is_champion: bool = False
+    seconds: float = 0.0
+
+
+def flat_model_name(label: str) -> str:
+    """``Converted?`` -> ``leadscore-flat-converted``: registry names stay plain."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    return f"leadscore-flat-{slug or 'label'}"
+
+
+def _listing(items: Iterable[str]) -> str:
+    text = ", ".join(items) or "none"
+    return text if len(text) <= PARAM_CHARS else text[: PARAM_CHARS - 5] + " ..."
+
+
+def _mean_abs_shap(model: LeadConversionModel, features: pd.DataFrame, seed: int) -> pd.Series:
+    sample = features.sample(n=min(len(features), SHAP_SAMPLE_ROWS), random_state=seed)
+    contributions = model.contributions(sample).drop(columns="bias")
+    return contributions.abs().mean().reindex(model.feature_names_in_)
+
+
+def _figures(
+    y_test: np.ndarray, p_test: np.ndarray, model: LeadConversionModel, shap: pd.Series
+) -> dict[str, Figure]:
+    scores = {"LightGBM": p_test}
+    return {
+        "roc": plots.roc_figure(y_test, scores),
+        "precision_recall": plots.precision_recall_figure(y_test, scores),
+        "calibration": plots.calibration_figure(y_test, scores),
+        "gain_lift": plots.gain_lift_figure(y_test, scores),
+        "importance": plots.importance_figure(
+            list(model.feature_names_in_),
+            model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
+            shap.to_numpy(),
+        ),
+    }
+
+
+def _params(
+    path: Path,
+    plan: ColumnPlan,
+    row_counts: dict[str, int],
+    allowed: list[Leak],
+    split: FlatSplit,
+    model: LeadConversionModel,
+    seed: int,
+) -> dict[str, object]:
+    """Run parameters: the column plan in short (the full one is logged as column_plan.json),
+    the rows set aside, the leaks allowed, the split and the model's settings."""
+    return {
+        "source_file": path.name,
+        "label": plan.label,
+        "label_mapping": json.dumps(plan.label_mapping)[:PARAM_CHARS],
+        "id_column": plan.id_column or "none",
+        "time_column": plan.time_column or "none",
+        "seed": seed,
+        **{f"rows.{k}": v for k, v in row_counts.items()},
+        "n_features": len(plan.features),
+        "columns.numeric": _listing(plan.of_kind("numeric")),
+        "columns.categorical": _listing(plan.of_kind("categorical")),
+        "columns.days_before": _listing(plan.of_kind("days_before")),
+        "columns.dropped": _listing(f"{k} ({v})" for k, v in plan.dropped.items()),
+        "leaks.allowed": _listing(f"{x.column} ({x.evidence})" for x in allowed),
+        "best_iteration": model.best_iteration_,
+        "calibration": model.calibration_["chosen"],
+        **{f"split.{k}": v for k, v in split.describe().items()},
+        **{f"model.{k}": v for k, v in model.get_params().items()},
+    }
+
+
+@dataclass(frozen=True)
+class FlatInputs:
+    """A flat export that passed every input check, ready to train on (nothing logged yet)."""
+
+    path: Path
+    label: str
+    frame: pd.DataFrame
+    plan: ColumnPlan
+    rows: pd.DataFrame
+    y: np.ndarray
+    set_aside: dict[str, int]
+    leaks: list[Leak]
+    allowed: list[Leak]
+    split: FlatSplit
+    started: float  # when the checks began (the run's time counts them)
+
+
+def check_table(
+    path: Path | str,
+    *,
+    label: str,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    allow_leaky: Iterable[str] = (),
+    seed: int = 7,
+) -> FlatInputs:
+    """Read a CRM export and run every input check (columns, rows, leaks, split), without side
+    effects, so a bad file fails before MLflow's store is touched. Raises ``InputError``."""
+    started = time.perf_counter()
+    path = Path(path)
+    frame = read_flat_table(path)
+    plan = infer_columns(frame, label, id_column, time_column)
+    rows, y, set_aside = usable_rows(frame, plan)
+    leaks = find_leaky_columns(rows, label, plan, seed=seed)
+    allowed = refuse_leaks(leaks, tuple(allow_leaky), list(frame.columns), label)
+    split = split_rows(rows, y, plan, seed=seed)
+    return FlatInputs(path, label, frame, plan, rows, y, set_aside, leaks, allowed, split, started)
+
+
+def train_from_table(
+    path: Path | str,
+    *,
+    label: str,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    allow_leaky: Iterable[str] = (),
+    seed: int = 7,
+    model_params: dict | None = None,
+    progress: Progress | None = None,
+) -> FlatResult:
+    """Train, evaluate, log and register a model from one CRM export; the caller has already
+    pointed MLflow at its store (``tracking.configure``). Bad input raises ``InputError``."""
+    inputs = check_table(
+        path,
+        label=label,
+        id_column=id_column,
+        time_column=time_column,
+        allow_leaky=allow_leaky,
+        seed=seed,
+    )
+    return train_checked(inputs, seed=seed, model_params=model_params, progress=progress)
+
+
+def train_checked(
+    inputs: FlatInputs,
+    *,
+    seed: int = 7,
+    model_params: dict | None = None,
+    progress: Progress | None = None,
+) -> FlatResult:
+    """``train_from_table`` after ``check_table``: progress, training and logging."""
+    say = progress or (lambda _: None)
+    path, label, plan, rows, y = inputs.path, inputs.label, inputs.plan, inputs.rows, inputs.y
+    frame, split, allowed = inputs.frame, inputs.split, inputs.allowed
+    say(
+        f"[{path.name}] {len(frame):,} rows, {len(rows):,} usable; {len(plan.features)} feature "
+        f"columns, {len(plan.dropped)} dropped"
+    )
+    for name, reason in plan.dropped.items():
+        say(f"  dropped {name}: {reason}")
+    for reason, count in inputs.set_aside.items():
+        if count:
+            say(f"  set aside {count:,} rows: {reason}")
+    for leak in allowed:
+        say(f"  using leaky column {leak.column} as allowed ({leak.evidence})")
+    features = flat_features(rows, plan)
+    train, validation, test = split.train, split.validation, split.test
+    say(
+        f"[{path.name}] training on {len(train):,} rows, early stopping on {len(validation):,}, "
+        f"testing on {len(test):,} ({split.method} split)"
+    )
+    model = LeadConversionModel(random_state=seed, **(model_params or {}))
+    fit_started = time.perf_counter()
+    model.fit(
+        features.iloc[train],
+        y[train],
+        eval_set=(features.iloc[validation], y[validation]),
+    )
+    fit_seconds = time.perf_counter() - fit_started
+    y_test, p_test = y[test], model.predict_proba(features.iloc[test])[:, 1]
+    metrics = evaluate_scores(y_test, p_test, is_probability=True)
+    say(f"[{path.name}] {model.best_iteration_} trees; test ROC-AUC {metrics['roc_auc']:.3f}")
+
+    shap = _mean_abs_shap(model, features.iloc[test], seed)
+    figures = _figures(y_test, p_test, model, shap)
+    scorer = FlatScorer(plan=plan, model=model)
+    input_example = rows.iloc[test][plan.input_columns].head(EXAMPLE_ROWS).reset_index(drop=True)
+    row_counts = {
+        "read": len(frame),
+        "used": len(rows),
+        **{f"set_aside.{k.replace(' ', '_')}": v for k, v in inputs.set_aside.items()},
+    }
+    params = _params(path, plan, row_counts, allowed, split, model, seed)
+    model_name = flat_model_name(label)
+    trained_at = datetime.now(UTC).isoformat(timespec="seconds")
+    run_id, version, is_champion = tracking.log_flat_run(
+        scorer.predict,
+        model_name=model_name,
+        run_name=f"flat-{label}-{trained_at}",
+        params=params,
+        metrics={**flatten_metrics({"model": metrics}), "fit_seconds": fit_seconds},
+        figures=figures,
+        documents={
+            "column_plan": plan.to_dict(),
+            "leaks": {
+                "allowed": [vars(x) for x in allowed],
+                "found": [vars(x) for x in inputs.leaks],
+            },
+            "rows": row_counts,
+            "calibration": model.calibration_,
+            "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
+        },
+        tags={"source": "flat_table", "label": label, "source_path": str(path)},
+        input_example=input_example,
+    )
+    say(
+        f"[{path.name}] registered {model_name} version {version}"
+        f"{' as champion (none yet)' if is_champion else ' as challenger'}"
+    )
+    return FlatResult(
+        label=label,
+        source=str(path),
+        metrics=metrics,
+        plan=plan,
+        split=split.describe(),
+        rows=row_counts,
+        leaks_allowed=allowed,
+        model_name=model_name,
+        version=version,
+        run_id=run_id,
+        is_champion=is_champion,
+        seconds=time.perf_counter() - inputs.started,
+    )
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else f"{value:,}"
+
+
+def flat_summary(result: FlatResult) -> str:
+    """A short plain-text table: rows, split, columns, test metrics, registered version."""
+    s, r = result.split, result.rows
+    aside = sum(v for k, v in r.items() if k.startswith("set_aside."))
+    lines = [
+        f"{result.model_name} version {result.version} "
+        f"({'champion' if result.is_champion else 'challenger'}), run {result.run_id}",
+        f"  rows: {r['read']:,} read, {r['used']:,} used, {aside:,} set aside",
+        f"  split ({s['method']}): train {s['train_rows']:,}, validation "
+        f"{s['validation_rows']:,}, test {s['test_rows']:,}",
+        f"  columns: {len(result.plan.features)} used, {len(result.plan.dropped)} dropped"
+        + (
+            f", leaky allowed: {', '.join(x.column for x in result.leaks_allowed)}"
+            if result.leaks_allowed
+            else ""
+        ),
+        f"  {'test metric':<26}{'LightGBM':>10}",
+    ]
+    lines += [f"  {name:<26}{_fmt(result.metrics.get(key)):>10}" for name, key in _SUMMARY_ROWS]
+    return "\n".join(lines)
+
+
+def flat_json(result: FlatResult) -> dict:
+    """The ``--json`` object: test metrics at the top level (NaN as null), plus where to find
+    the model."""
+    metrics = {
+        k: None if isinstance(v, float) and math.isnan(v) else v for k, v in result.metrics.items()
+    }
+    return {
+        **metrics,
+        "registered_model": result.model_name,
+        "version": result.version,
+        "run_id": result.run_id,
+        "split": result.split,
+        "rows_set_aside": {k: v for k, v in result.rows.items() if k.startswith("set_aside.")},
+        "dropped_columns": result.plan.dropped,
+        "leaky_columns_allowed": [x.column for x in result.leaks_allowed],
+    }
