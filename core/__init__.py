@@ -1,6 +1,2 @@
-"""The base every room stands on: settings, the error family, the data contract, the hand-set rules
-file.
-
-Imports no room (``features``, ``training``, ``serving``) and not the CLI; an import contract
-checks it.
-"""
+"""The base every room stands on: settings, the error family, the data contract and the
+hand-set rules file. It imports no room and not the CLI (the import contract checks it)."""

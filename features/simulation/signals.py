@@ -1,7 +1,7 @@
 """What the three tables show about a lead strictly before a decision time.
 
 Computed only from columns a user can see (action, page_type, duration_s, firmographics),
-named as ``simulate_params`` names the effects, so the truth uses nothing hidden.
+named as ``simulation.params`` names the effects, so the truth uses nothing hidden.
 """
 
 from __future__ import annotations

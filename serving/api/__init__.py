@@ -1,2 +1,2 @@
-"""The HTTP layer: the app and its lifespan, thin routes, dependencies, body limit, the weights
-page."""
+"""The HTTP layer: the app and its lifespan, thin routes, dependencies, the body limit and the
+weights page."""

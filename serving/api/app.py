@@ -214,12 +214,11 @@ def app_from_environment() -> FastAPI:
 def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
     """Serve the API with uvicorn until stopped.
 
-    Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the
-    CLI exits 1 with "train first"). With several workers (``serving.runtime.workers``: the
-    supervisor
-    listens and deals connections out to them) each process loads its own copy and ``/metrics``
-    adds up all of them. uvloop and httptools (``uvicorn[standard]``) instead of asyncio's loop
-    and h11: less time per request in the event loop, which the scoring thread shares.
+    Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the CLI
+    exits 1 with "train first"). With several workers (``serving.runtime.workers``: the supervisor
+    listens and deals connections out to them) each process loads its own copy and ``/metrics`` adds
+    up all of them. uvloop and httptools (``uvicorn[standard]``) instead of asyncio's loop and h11:
+    less time per request in the event loop, which the scoring thread shares.
     """
     settings = get_settings()
     load_for(settings)

@@ -212,9 +212,9 @@ def _batch_answer(
     as_arrow: bool,
 ) -> Response:
     """The ``BatchOut`` answer (JSON, by column where ``serving.encode.json_writer`` can write it;
-    or
-    Arrow: ``serving.encode.arrow_writer``) of a batch whose leads at ``positions`` were ``scored``;
-    ``items`` (one per lead) holds the others' errors, None when every lead was scored."""
+    or Arrow: ``serving.encode.arrow_writer``) of a batch whose leads at ``positions`` were
+    ``scored``; ``items`` (one per lead) holds the others' errors, None when every lead was
+    scored."""
     invalid = 0 if items is None else len(items) - len(positions)
     scoring.metrics.observe_scored("score_batch", scored, invalid=invalid)
     if as_arrow:

@@ -1,2 +1,2 @@
-"""Request bodies in: single leads checked field by field, batches (JSON or Arrow) read by column
-into the scorer's arrays."""
+"""Requests in: single leads checked field by field; batches (JSON or Arrow) read by column into
+the scorer's arrays."""

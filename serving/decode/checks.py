@@ -1,11 +1,10 @@
 """The schema's rules checked on whole columns of a batch: Arrow arrays -> the scorer's arrays.
 
 ``serving.schemas.requests.ScoreRequest`` checks one lead at a time, and a 1,000-lead batch through
-it
-builds some 30,000 Python objects. Here the same rules run on the batch's columns at once (the
+it builds some 30,000 Python objects. Here the same rules run on the batch's columns at once (the
 JSON reader, ``serving.decode.columns``, and the Arrow reader, ``serving.decode.arrow_reader``, both
-give such columns), and the valid batch comes out cut at each lead's ``as_of``, as the scorer
-reads it.
+give such columns), and the valid batch comes out cut at each lead's ``as_of``, as the scorer reads
+it.
 
 A fast path, never a second source of error messages: at the first doubt (a value out of
 range, an unknown category, a time not read exactly as pydantic reads it, ...) it returns None
@@ -53,9 +52,9 @@ class ColumnBatch:
 def checked_batch(
     requests: pa.StructArray, *, max_touches: int, now: datetime, text: TextColumns | None = None
 ) -> ColumnBatch | None:
-    """Every rule of ``serving.schemas.requests.ScoreRequest``, on whole columns of requests typed
-    as
-    ``batch_schema`` says (timestamps may also be Arrow timestamps); None at the first doubt.
+    """Every rule of ``serving.schemas.requests.ScoreRequest``, on whole columns of requests
+    typed as ``batch_schema`` says (timestamps may also be Arrow timestamps); None at the first
+    doubt.
     ``text``: times and words read in C, where it reads them (numpy and pyarrow otherwise)."""
     n = len(requests)
     if requests.null_count:

@@ -1,11 +1,10 @@
 """A batch body read column-wise: JSON bytes -> the arrays the scorer reads, no object per touch.
 
 Validating a 1,000-lead batch with pydantic builds some 30,000 Python objects (leads, touches,
-datetimes) and took about 85 ms, more than scoring it; turning those objects into arrays took
-20 ms more. Here the body is parsed against an explicit schema into Arrow arrays (by the
-compiled reader, ``serving.decode.json_reader``, or by pyarrow's), and the schema's rules are
-checked
-on whole columns at once (``serving.decode.checks``).
+datetimes) and took about 85 ms, more than scoring it; turning those objects into arrays took 20 ms
+more. Here the body is parsed against an explicit schema into Arrow arrays (by the compiled reader,
+``serving.decode.json_reader``, or by pyarrow's), and the schema's rules are checked on whole
+columns at once (``serving.decode.checks``).
 
 This is a fast path for batches with nothing wrong, never a second source of error messages:
 whatever it is not sure about (any value out of range, an unknown category, a timestamp it

@@ -83,9 +83,8 @@ class JsonAnswerWriter:
 
 
 def _row_template(scored: ScoredLeads) -> list[bytes | _Stream]:
-    """One result item of ``BatchOut`` (``serving.schemas.responses``) as literals and streams,
-    keys in
-    ``rows_of``'s order."""
+    """One result item of ``BatchOut`` (``serving.schemas.responses``) as literals and streams, keys
+    in ``rows_of``'s order."""
     n = len(scored)
     totals = scored.hand_set_points
     points = _Stream(np.ascontiguousarray(scored.rule_points, dtype=np.float64).ravel())

@@ -86,8 +86,9 @@ def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
 def test_run_server_uses_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch):
     options = {}
     monkeypatch.setattr(serving.api.app, "load_for", lambda settings: None)
-    monkeypatch.setattr(serving.api.app.uvicorn, "run", lambda app, **kwargs:
-    options.update(kwargs))
+    monkeypatch.setattr(
+        serving.api.app.uvicorn, "run", lambda app, **kwargs: options.update(kwargs)
+    )
     serving.api.app.run_server(host="127.0.0.1", port=0)
     assert (options["loop"], options["http"]) == ("uvloop", "httptools")
 

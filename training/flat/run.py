@@ -2,7 +2,7 @@
 split, fit, evaluate on the test rows, plot, log and register.
 
 This is the only module of that path that orders side effects; the steps it calls are pure
-(``flat_table``, ``model``, ``evaluate``, ``plots``) and MLflow stays in ``tracking``. Every
+(``table``, ``model``, ``evaluate``, ``plots``) and MLflow stays in ``tracking``. Every
 input check runs before anything is fitted or logged, so bad input leaves no half-made run.
 """
 

@@ -7,9 +7,9 @@ learns from: ids, free-text notes, dates, and above all columns filled *after* t
 useless on new leads, so they are refused unless the user vouches for them by name.
 
 Each step has its own module, with its decisions in its docstring and constants:
-``flat_values`` (reading the file, the label as 0/1, numbers, dates, text), ``flat_columns``
-(column typing: the ``ColumnPlan`` and the model inputs), ``flat_leaks`` (leak detection and
-refusal) and ``flat_split`` (usable rows and the split). Their public names are re-exported
+``values`` (reading the file, the label as 0/1, numbers, dates, text), ``columns``
+(column typing: the ``ColumnPlan`` and the model inputs), ``leaks`` (leak detection and
+refusal) and ``split`` (usable rows and the split). Their public names are re-exported
 here, so callers import from ``training.flat.table``. ``FlatScorer`` stays here: registered
 models pickle it, and older ones find ``ColumnPlan`` here too.
 """

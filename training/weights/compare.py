@@ -33,12 +33,11 @@ where the hand-set threshold is the hand-over to sales):
    of conversions among the top ``capacity`` leads per month of each score on the test period.
 
 ``compare_weights`` is pure (no files, no MLflow); ``training.weights.report.publish`` renders and
-logs.
-This module orchestrates; each step has its own module: ``weights_rows`` (signals, split),
-``weights_scorecard`` (fit, scale, bootstrap), ``weights_verdicts`` (per-rule table),
-``weights_capacity`` (thresholds, test-period table), ``weights_model_view`` (SHAP view),
-``weights_export`` (learned rules file) and ``weights_results`` (the result dataclasses).
-Their public names are re-exported here, so callers import from ``training.weights.compare``.
+logs. This module orchestrates; each step has its own module: ``rows`` (signals, split),
+``scorecard`` (fit, scale, bootstrap), ``verdicts`` (per-rule table), ``capacity`` (thresholds,
+test-period table), ``model_view`` (SHAP view), ``export`` (learned rules file) and ``results`` (the
+result dataclasses). Their public names are re-exported here, so callers import from
+``training.weights.compare``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""The learned scorecard: logistic regression of the outcome on the rules' signals (weak L2
-penalty, Newton's method), its scale onto points (the hand-set threshold keeps its hand-over
-volume) and seeded bootstrap intervals. Pure numpy, so ``training.weights.compare`` stays
-orchestration
-and the numerical core is testable on tiny arrays.
+"""The learned scorecard: logistic regression of the outcome on the rules' signals (weak L2 penalty,
+Newton's method), its scale onto points (the hand-set threshold keeps its hand-over volume) and
+seeded bootstrap intervals. Pure numpy, so ``training.weights.compare`` stays orchestration and the
+numerical core is testable on tiny arrays.
 """
 
 from __future__ import annotations
