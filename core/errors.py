@@ -38,6 +38,33 @@ class RulesFileError(InputError):
     """An invalid hand-set rules file; the message names the rule and the problem."""
 
 
+class TooFewRowsError(InputError):
+    """Too few converted or unconverted rows in a part of the split (train, validation, test)
+    to train, stop early or judge a model. The message names what was being trained, each
+    part's counts and the minimum each needs.
+
+    Attributes:
+        subject: what was being trained (a transition, a label column).
+        counts: per part, (converted, not converted) rows.
+        minimum: per part, the rows each outcome needs.
+    """
+
+    def __init__(
+        self, subject: str, counts: dict[str, tuple[int, int]], minimum: dict[str, int]
+    ) -> None:
+        self.subject = subject
+        self.counts = dict(counts)
+        self.minimum = dict(minimum)
+        parts = ", ".join(
+            f"{part} {converted}/{not_converted} (needs {minimum[part]}/{minimum[part]})"
+            for part, (converted, not_converted) in counts.items()
+        )
+        super().__init__(
+            f"{subject}: too few rows to train and test a model; converted/not converted rows "
+            f"per part of the split: {parts}; more history is needed"
+        )
+
+
 class ModelNotFoundError(LeadscoreError):
     """No trained model where one was expected (train first)."""
 

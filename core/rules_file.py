@@ -239,6 +239,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def load_rules(path: Path) -> HandSetRules:
     """Read and check a rules file; every problem is a ``RulesFileError`` naming the rule."""
     path = Path(path)
+    if path.is_dir():
+        raise RulesFileError(f"{path}: is a folder; give the rules file (YAML) itself")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -3,7 +3,9 @@
 Tables are CSV or Parquet, chosen by suffix. Parquet keeps the contract dtypes (categoricals,
 ``datetime64[ns]``, ``Int64``, ``boolean``) through a round trip; CSV keeps only text, which
 ``features.validate`` coerces back. A file that is missing or unreadable raises
-``DataContractError`` naming it, so the CLI prints one line instead of a traceback.
+``DataContractError`` naming it, and a folder that cannot be written (or a file where a folder
+belongs) an ``InputError`` naming the path (``core.paths``), so the CLI prints one line instead
+of a traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow as pa
 
 from core.contract import TABLES
 from core.errors import DataContractError, InputError
+from core.paths import input_folder, output_folder, writing
 from features.history import LeadHistory, SetAside
 from features.validate import validate_history
 
@@ -65,6 +68,7 @@ def read_lead_history(
     directory: Path, *, now: pd.Timestamp | None = None
 ) -> tuple[LeadHistory, list[SetAside]]:
     """The three tables of ``directory``, validated (see ``features.validate``)."""
+    input_folder(directory, "folder of lead history (leads, touches, stage_changes)")
     frames = {table: read_table(find_table(directory, table)) for table in TABLES}
     return validate_history(frames["leads"], frames["touches"], frames["stage_changes"], now=now)
 
@@ -76,23 +80,24 @@ def write_lead_history(history: LeadHistory, directory: Path, fmt: str = "parque
     """
     if fmt not in ("parquet", "csv"):
         raise InputError(f"unknown table format {fmt!r}: use 'parquet' or 'csv'")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = output_folder(directory)
     frames = {"leads": history.leads, "touches": history.touches}
     frames["stage_changes"] = history.stage_changes
     for table, frame in frames.items():
         path = directory / f"{table}.{fmt}"
-        if fmt == "parquet":
-            frame.to_parquet(path, index=False)
-        else:
-            frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f")
+        with writing(path):
+            if fmt == "parquet":
+                frame.to_parquet(path, index=False)
+            else:
+                frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f")
 
 
 def write_simulation(sim: Simulation, directory: Path) -> None:
     """A simulated history as Parquet, plus ``truth.parquet`` and ``simulation.json``."""
     directory = Path(directory)
     write_lead_history(sim.history, directory, "parquet")
-    sim.truth.to_parquet(directory / "truth.parquet", index=False)
+    with writing(directory / "truth.parquet"):
+        sim.truth.to_parquet(directory / "truth.parquet", index=False)
     _write_json(sim.metadata, directory / "simulation.json")
 
 
@@ -104,9 +109,9 @@ def read_truth(directory: Path) -> pd.DataFrame | None:
 
 def write_training_set(training_set: TrainingSetLike, directory: Path, name: str) -> None:
     """``{name}.parquet`` (the rows) and ``{name}.manifest.json`` (how they were made)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    training_set.frame.to_parquet(directory / f"{name}.parquet", index=False)
+    directory = output_folder(directory)
+    with writing(directory / f"{name}.parquet"):
+        training_set.frame.to_parquet(directory / f"{name}.parquet", index=False)
     _write_json(training_set.manifest, directory / f"{name}.manifest.json")
 
 
@@ -123,5 +128,5 @@ def read_training_set(directory: Path, name: str) -> tuple[pd.DataFrame, dict]:
 
 
 def _write_json(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    with writing(path):
+        path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")

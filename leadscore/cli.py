@@ -14,6 +14,7 @@ import typer
 
 from core.errors import LeadscoreError
 from core.jsonable import json_ready
+from core.paths import output_folder
 from core.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -58,7 +59,7 @@ def generate(
     from features.simulate import simulate
 
     settings = get_settings()
-    out = out or settings.data_dir / "raw"
+    out = output_folder(out or settings.data_dir / "raw")  # before minutes of simulating
     sim = simulate(
         leads,
         seed=settings.seed if seed is None else seed,
@@ -93,7 +94,7 @@ def build_features_command(
 
     settings = get_settings()
     data = data or settings.data_dir / "raw"
-    out = out or settings.data_dir / "features"
+    out = output_folder(out or settings.data_dir / "features")  # before the build
     history, set_aside = read_lead_history(data)
     for item in set_aside:
         progress(item.describe())
@@ -151,13 +152,13 @@ def train(
     label unless allowed."""
     if table is not None:
         _train_from_table(
-            table, label, id_column, time_column, allow_leaky or [], seed, json_output
+            table, label, id_column, time_column, allow_leaky or [], seed, promote, json_output
         )
         return
     from features.build import build_training_sets
     from features.io import read_lead_history, read_truth
     from training.rules import default_rules_path, load_rules
-    from training.run import train_transition
+    from training.run import split_for_training, train_transition
     from training.summary import comparison_table
 
     settings = get_settings()
@@ -169,6 +170,8 @@ def train(
     sets = build_training_sets(
         history, horizon_days=settings.horizon_days, set_aside=set_aside, progress=progress
     )
+    for training_set in sets.values():  # every transition, before the first is trained
+        split_for_training(training_set)
     _configure_tracking(settings)
     truth = read_truth(data)
     results = [
@@ -196,10 +199,12 @@ def _train_from_table(
     time_column: str | None,
     allow_leaky: list[str],
     seed: int | None,
+    promote: bool | None,
     json_output: bool,
 ) -> None:
     from core.errors import InputError
-    from training.flat.run import check_table, flat_json, flat_summary, train_checked
+    from training.flat.run import check_table, train_checked
+    from training.flat.summary import flat_json, flat_summary
 
     if not label:
         raise InputError("--table needs --label COLUMN (the converted-or-not column)")
@@ -214,7 +219,7 @@ def _train_from_table(
         seed=seed,
     )
     _configure_tracking(settings)  # only now: a bad file fails before the store says anything
-    result = train_checked(inputs, seed=seed, progress=progress)
+    result = train_checked(inputs, seed=seed, promote=promote, progress=progress)
     if json_output:
         emit_json(flat_json(result))
     else:
@@ -251,6 +256,7 @@ def weights(
 
     settings = get_settings()
     hand_set = load_rules(rules or settings.rules_path or default_rules_path())
+    out = output_folder(out or settings.data_dir / "weights")  # before the comparison
     history, set_aside = read_lead_history(data or settings.data_dir / "raw")
     for item in set_aside:
         progress(item.describe())
@@ -258,7 +264,7 @@ def weights(
     report = run_weights_report(
         history,
         hand_set,
-        out or settings.data_dir / "weights",
+        out,
         transition=transition,
         capacity_per_month=capacity,
         seed=settings.seed if seed is None else seed,

@@ -1,5 +1,6 @@
 """One training run per transition: split by time, fit, judge against the hand-set baseline on
-the same test rows, log everything, register, and promote only a model that beats the champion.
+the same test rows, log everything, register, and promote only a model that beats the champion
+(a first version: the hand-set rules and chance; see ``training.gate``).
 
 This is the only module that orders side effects; the steps it calls are pure.
 """
@@ -18,12 +19,12 @@ from sklearn.metrics import roc_auc_score
 from features.build import TrainingSet
 from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
-from training import plots, tracking
+from training import gate, plots, tracking
 from training.bundle import ScoringBundle
 from training.evaluate import compare_with_baseline, flatten_metrics, oracle_auc
 from training.model import LeadConversionModel
 from training.rules import HandSetRules, score_leads
-from training.split import time_split
+from training.split import MIN_ROWS_PER_OUTCOME, TimeSplit, require_outcomes, time_split
 from training.tracking.pyfunc import flat_rows
 
 Progress = Callable[[str], None]
@@ -54,6 +55,27 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
 
+def split_for_training(training_set: TrainingSet) -> TimeSplit:
+    """The time split of a training set, checked before anything is fitted or logged: each part
+    needs ``MIN_ROWS_PER_OUTCOME`` rows of each outcome (``TooFewRowsError`` names the counts).
+    The command line checks every transition this way before training the first."""
+    transition = training_set.manifest["transition"]
+    frame = training_set.frame
+    if len(frame) == 0:
+        empty = np.zeros(0, dtype=int)
+        require_outcomes(transition, dict.fromkeys(MIN_ROWS_PER_OUTCOME, empty))
+    split = time_split(frame)
+    require_outcomes(
+        transition,
+        {
+            "train": split.train["label"].to_numpy(),
+            "validation": split.validation["label"].to_numpy(),
+            "test": split.test["label"].to_numpy(),
+        },
+    )
+    return split
+
+
 def promotion_decision(
     y_test: np.ndarray,
     challenger_probability: np.ndarray,
@@ -61,37 +83,29 @@ def promotion_decision(
     test_features: pd.DataFrame,
     *,
     override: bool | None,
+    baseline_auc: float | None = None,
 ) -> dict:
-    """Challenger becomes champion if it has a higher test ROC-AUC on the same rows than the
-    champion (scored now, on these rows), or if there is no champion. ``override`` forces."""
+    """The champion gate (``training.gate``) on these test rows: the challenger against the
+    champion, scored now on the same rows; a first version against the hand-set rules'
+    ROC-AUC on them (``baseline_auc``) and chance. ``override`` forces either way."""
     challenger_auc = float(roc_auc_score(y_test, challenger_probability))
-    champion_auc = None
-    if champion is not None:
-        try:
-            champion_auc = float(roc_auc_score(y_test, champion.score_features(test_features)))
-        except (KeyError, ValueError) as error:  # different features: cannot compare fairly
-            reason = f"champion cannot score these rows ({error}); promoting"
-            return _decision(True if override is None else override, reason, challenger_auc, None)
-    if override is not None:
-        reason = "forced by --promote" if override else "held back by --no-promote"
-        return _decision(override, reason, challenger_auc, champion_auc)
-    if champion_auc is None:
-        return _decision(True, "no champion yet", challenger_auc, None)
-    better = challenger_auc > champion_auc
-    reason = (
-        f"challenger AUC {challenger_auc:.4f} {'>' if better else '<='} "
-        f"champion AUC {champion_auc:.4f} on the same test rows"
+    if champion is None:
+        verdict = gate.first_version(challenger_auc, baseline_auc)
+        return gate.decide(
+            verdict, override, challenger_auc=challenger_auc, baseline_auc=baseline_auc
+        )
+    try:
+        champion_auc = float(roc_auc_score(y_test, champion.score_features(test_features)))
+    except (KeyError, ValueError) as error:  # different features: cannot compare fairly
+        reason = f"champion cannot score these rows ({error}); promoting"
+        return gate.decide((True, reason), override, challenger_auc=challenger_auc)
+    return gate.decide(
+        gate.against_champion(challenger_auc, champion_auc),
+        override,
+        challenger_auc=challenger_auc,
+        champion_auc=champion_auc,
+        baseline_auc=baseline_auc,
     )
-    return _decision(better, reason, challenger_auc, champion_auc)
-
-
-def _decision(promote: bool, reason: str, challenger: float, champion: float | None) -> dict:
-    return {
-        "promote": promote,
-        "reason": reason,
-        "challenger_auc": challenger,
-        "champion_auc": champion,
-    }
 
 
 def _mean_abs_shap(model: LeadConversionModel, features: pd.DataFrame, seed: int) -> pd.Series:
@@ -133,7 +147,7 @@ def train_transition(
     say = progress or (lambda _: None)
     transition = training_set.manifest["transition"]
     frame = training_set.frame
-    split = time_split(frame)
+    split = split_for_training(training_set)
     features = list(FEATURE_NAMES)
     train, validation, test = split.train, split.validation, split.test
     say(
@@ -187,7 +201,14 @@ def train_transition(
     )
     example_rows = flat_rows(_example_payloads(history, test.head(2)))
     champion = tracking.load_bundle(transition)
-    decision = promotion_decision(y_test, p_test, champion, test[features], override=promote)
+    decision = promotion_decision(
+        y_test,
+        p_test,
+        champion,
+        test[features],
+        override=promote,
+        baseline_auc=metrics["baseline"].get("roc_auc"),
+    )
     params = {
         "transition": transition,
         "seed": seed,

@@ -8,12 +8,20 @@ overstate every metric. Rows sharing a decision time never straddle two parts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
-from core.errors import InputError
+from core.errors import InputError, TooFewRowsError
+
+# The fewest rows of each outcome (converted, not converted) a part of the split needs. Training
+# needs both outcomes to learn any difference between them; validation chooses the number of
+# trees and the calibrator; the test part judges the model against the hand-set rules and gates
+# the champion, and with fewer than five rows of an outcome one row moves its ROC-AUC by a fifth.
+MIN_ROWS_PER_OUTCOME: dict[str, int] = {"train": 10, "validation": 5, "test": 5}
 
 
 @dataclass(frozen=True)
@@ -71,3 +79,22 @@ def time_split(
         test=ordered[is_test],
         boundaries=(pd.Timestamp(validation_at), pd.Timestamp(test_at)),
     )
+
+
+def outcome_counts(labels: ArrayLike) -> tuple[int, int]:
+    """(converted, not converted) rows among 0/1 ``labels``."""
+    y = np.asarray(labels)
+    converted = int((y == 1).sum())
+    return converted, int(y.size) - converted
+
+
+def require_outcomes(
+    subject: str,
+    parts: Mapping[str, ArrayLike],
+    minimum: Mapping[str, int] = MIN_ROWS_PER_OUTCOME,
+) -> None:
+    """Raise ``TooFewRowsError`` (naming ``subject`` and every part's counts) unless each part
+    of the split holds at least ``minimum[part]`` converted and as many unconverted rows."""
+    counts = {part: outcome_counts(labels) for part, labels in parts.items()}
+    if any(min(counts[part]) < minimum[part] for part in counts):
+        raise TooFewRowsError(subject, counts, {part: minimum[part] for part in counts})

@@ -106,8 +106,8 @@ async def _leadscore_error(request: Request, error: LeadscoreError) -> JSONRespo
     return JSONResponse(body.model_dump(), status_code=error.http_status)
 
 
-# the body limit's, as serving.api.body_limit names it
-_HTTP_ERROR_KINDS = {413: "content_too_large"}
+# the body limit's, as serving.api.body_limit names it, and the media type check's
+_HTTP_ERROR_KINDS = {413: "content_too_large", 415: "unsupported_media_type"}
 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -193,16 +193,17 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(routes.public)
-    weights = weights_router(_weights_file_reader(settings.data_dir / "weights" / "weights.json"))
-    for router in (routes.v1, weights):
-        if settings.api_key is not None:
-            app.include_router(
-                router,
-                dependencies=[Security(require_api_key)],
-                responses={401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key."}},
-            )
-        else:
-            app.include_router(router)
+    locked = settings.api_key is not None
+    if locked:
+        app.include_router(
+            routes.v1,
+            dependencies=[Security(require_api_key)],
+            responses={401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key."}},
+        )
+    else:
+        app.include_router(routes.v1)
+    weights_file = settings.data_dir / "weights" / "weights.json"
+    app.include_router(weights_router(_weights_file_reader(weights_file), locked=locked))
     return app
 
 

@@ -21,7 +21,15 @@ from core.errors import ModelNotFoundError
 from core.settings import Settings
 from serving.api.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
 from serving.decode.arrow_reader import ARROW_STREAM, accepts_arrow, is_arrow, read_arrow_batch
-from serving.decode.body import batch_of, check_touches, checked_leads, is_json, read_batch
+from serving.decode.body import (
+    JSON,
+    batch_of,
+    check_touches,
+    checked_leads,
+    is_json,
+    read_batch,
+    unsupported_media_type,
+)
 from serving.decode.checks import ColumnBatch
 from serving.decode.columns import read_valid_batch
 from serving.encode.arrow_writer import arrow_answer
@@ -39,8 +47,25 @@ UNREADABLE = {
     400: {"model": ErrorOut, "description": "The body is not readable JSON (or Arrow IPC)."}
 }
 TOO_LARGE = {413: {"model": ErrorOut, "description": "Body over LEADSCORE_MAX_REQUEST_BYTES."}}
+BATCH_MEDIA_TYPES = (JSON, ARROW_STREAM)
+NOT_JSON = {415: {"model": ErrorOut, "description": f"The body is not sent as {JSON}."}}
+NOT_BATCH_MEDIA = {
+    415: {
+        "model": ErrorOut,
+        "description": f"The body is sent as neither {JSON} nor {ARROW_STREAM}.",
+    }
+}
 public = APIRouter()
 v1 = APIRouter(prefix="/v1", responses={**NOT_READY, **UNREADABLE, **TOO_LARGE})
+
+
+async def json_body(request: Request) -> None:
+    """415 for a body that is not sent as JSON. FastAPI has read the body by now (and left
+    anything but JSON unparsed, to fail validation with a puzzling 422); an empty body is the
+    schema's 422."""
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type) and await request.body():
+        raise unsupported_media_type(content_type, (JSON,))
 
 
 def _json(content: Any) -> Response:
@@ -59,6 +84,8 @@ def _json(content: Any) -> Response:
     description="Calibrated probabilities of MQL -> SQL and SQL -> won, the hand-set score "
     "with its points per rule, a priority tier and the reasons. Only events strictly before "
     "`as_of` (default: now) count.",
+    dependencies=[Depends(json_body)],
+    responses=NOT_JSON,
 )
 async def score(
     request: ScoreRequest,
@@ -85,7 +112,8 @@ async def score(
         200: {
             "description": "One item per lead, as JSON or (by `Accept`) as an Arrow IPC stream.",
             "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
+        **NOT_BATCH_MEDIA,
     },
     # the endpoint reads the body itself (serving.decode.body), so the spec is given here
     openapi_extra={
@@ -115,6 +143,8 @@ async def score_batch(
         "max_touches": settings.max_touches_per_lead,
     }
     arrow = is_arrow(content_type)
+    if body and not (arrow or is_json(content_type)):
+        raise unsupported_media_type(content_type, BATCH_MEDIA_TYPES)
     answer = partial(_batch_answer, scoring, as_arrow=accepts_arrow(request.headers.get("accept")))
     if arrow or is_json(content_type):  # a batch with nothing wrong: read column-wise
         if arrow:

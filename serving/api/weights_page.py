@@ -5,8 +5,10 @@ The service decides where a comparison comes from (the weights.json of the lates
 it, so the router holds no state but a cache of the last rendered page. No comparison yet is a
 404 in both forms (there is no report yet; not a server fault), naming the command that makes one.
 
-Include it with ``app.include_router(weights_router(lambda: app.state.weights))``; add the
-service's API-key dependency there if ``/v1`` needs one.
+Include it with ``app.include_router(weights_router(lambda: app.state.weights, locked=...))``:
+when the service has an API key (``locked``), ``/v1/weights`` needs it in the ``X-API-Key``
+header and the page takes it that way or by HTTP Basic, as a browser sends it (see
+``serving.api.deps``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Security
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from serving.api.deps import require_api_key, require_page_key
+from serving.schemas.responses import ErrorOut
 from training.weights.compare import WeightsComparison
 from training.weights.report.publish import render_html
 
@@ -155,10 +159,25 @@ _UNAVAILABLE_PAGE = (
 
 def weights_router(
     get_comparison: Callable[[], Mapping[str, Any] | WeightsComparison | None],
+    *,
+    locked: bool = False,
 ) -> APIRouter:
     """``GET /v1/weights`` and ``GET /weights`` over whatever ``get_comparison`` returns now
-    (a ``to_dict()`` mapping, a ``WeightsComparison``, or None when there is none yet)."""
+    (a ``to_dict()`` mapping, a ``WeightsComparison``, or None when there is none yet).
+    ``locked``: the service has an API key, which both routes then ask for."""
     router = APIRouter(tags=["weights"])
+    json_auth, page_auth = [], []
+    json_401, page_401 = {}, {}
+    if locked:
+        json_auth, page_auth = [Security(require_api_key)], [Security(require_page_key)]
+        json_401 = {401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key."}}
+        page_401 = {
+            401: {
+                "model": ErrorOut,
+                "description": "Missing or wrong key: give it as the password of HTTP Basic "
+                "(any user name; the browser asks) or in X-API-Key.",
+            }
+        }
     rendered: dict[str, str] = {}  # fingerprint of the comparison -> page; only the last one
     lock = threading.Lock()
 
@@ -170,7 +189,8 @@ def weights_router(
         "/v1/weights",
         response_model=WeightsOut,
         summary="Hand-set vs learned points per rule",
-        responses={404: {"model": WeightsUnavailableOut, "description": NOT_AVAILABLE}},
+        responses={404: {"model": WeightsUnavailableOut, "description": NOT_AVAILABLE}, **json_401},
+        dependencies=json_auth,
     )
     def read_weights() -> Any:
         data = current()
@@ -187,7 +207,9 @@ def weights_router(
         responses={
             200: {"content": {"text/html": {}}, "description": "The report."},
             404: {"content": {"text/html": {}}, "description": NOT_AVAILABLE},
+            **page_401,
         },
+        dependencies=page_auth,
     )
     def weights_page() -> HTMLResponse:
         data = current()

@@ -9,6 +9,7 @@ column-wise first.)
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException
@@ -70,6 +71,20 @@ def _problems(error: ValidationError) -> list[dict]:
     ]
 
 
+JSON = "application/json"
+
+
+def unsupported_media_type(content_type: str | None, accepted: Sequence[str]) -> HTTPException:
+    """The 415 for a body sent as none of the ``accepted`` media types, naming them (rather
+    than the 422 "Input should be a valid dictionary" that reading it anyway would give)."""
+    sent = "no Content-Type"
+    if content_type:
+        sent = f"Content-Type {content_type.partition(';')[0].strip()[:100]!r}"
+    return HTTPException(
+        415, f"{sent} is not accepted here: send the body as {' or '.join(accepted)}"
+    )
+
+
 def is_json(content_type: str | None) -> bool:
     """FastAPI's rule for parsing a body as JSON: application/json or application/*+json."""
     main, _, sub = (content_type or "").partition(";")[0].strip().lower().partition("/")
@@ -84,7 +99,7 @@ def _batch(body: bytes, content_type: str | None) -> BatchRequest:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
-    data: Any = body  # not declared as JSON: fails validation below, as in FastAPI
+    data: Any = body  # not JSON (the route answers 415 first): fails validation, as in FastAPI
     if is_json(content_type):
         try:
             data = json.loads(body)

@@ -65,11 +65,32 @@ def _served(
     )
 
 
+def no_model_behind(transition: str, alias: str, uri: str) -> ModelNotFoundError:
+    """Why ``models:/<name>@<alias>`` is missing and what fixes it: no version at all (train
+    first), or versions of which none carries the alias, as when the gate kept a first version
+    that did not beat the hand-set rules as challenger; then the best one and the gate's reason."""
+    name = tracking.registered_name(transition)
+    versions = tracking.registered_versions(name)
+    if not versions:
+        return ModelNotFoundError(
+            f"no model {name}@{alias} in the registry at {uri}; {TRAIN_FIRST}"
+        )
+    best = versions[0]
+    auc = "" if best["roc_auc"] is None else f", test ROC-AUC {best['roc_auc']:.3f}"
+    reason = f": {best['reason']}" if best["reason"] else ""
+    count = f"{len(versions)} version{'s' if len(versions) > 1 else ''}"
+    return ModelNotFoundError(
+        f"no model {name}@{alias} in the registry at {uri}: {count}, none is {alias}; the best, "
+        f"version {best['version']}{auc}, was not promoted{reason}. To serve it anyway, point "
+        f"the alias {alias} at version {best['version']} (MLflow UI: Models > {name}) or "
+        "train with `leadscore train --promote`"
+    )
+
+
 def _from_registry(transition: str, alias: str, uri: str, trees_cache: Path | None) -> ServedModel:
     found = tracking.load_bundle_version(transition, alias)
     if found is None:
-        name = f"{tracking.registered_name(transition)}@{alias}"
-        raise ModelNotFoundError(f"no model {name} in the registry at {uri}; {TRAIN_FIRST}")
+        raise no_model_behind(transition, alias, uri)
     bundle, version = found
     return _served(bundle, version=version, alias=alias, source="registry", trees_cache=trees_cache)
 

@@ -13,7 +13,8 @@ from mlflow import MlflowClient
 
 from core.errors import InputError
 from training import tracking
-from training.flat.run import flat_json, flat_model_name, flat_summary, train_from_table
+from training.flat.run import flat_model_name, train_from_table
+from training.flat.summary import flat_json, flat_summary
 from training.flat.table import (
     LEAK_AUC,
     MAX_LEVELS,

@@ -9,7 +9,6 @@ input check runs before anything is fitted or logged, so bad input leaves no hal
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from training import plots, tracking
+from training import gate, plots, tracking
 from training.evaluate import evaluate_scores, flatten_metrics
 from training.flat.table import (
     ColumnPlan,
@@ -43,19 +42,6 @@ SHAP_SAMPLE_ROWS = 5_000
 EXAMPLE_ROWS = 3
 PARAM_CHARS = 1_000  # MLflow caps a param value; the full lists go to column_plan.json
 
-_SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
-    ("ROC-AUC", "roc_auc"),
-    ("PR-AUC", "pr_auc"),
-    ("lift, top 10 %", "lift_10"),
-    ("lift, top 20 %", "lift_20"),
-    ("capture, top 10 %", "capture_10"),
-    ("capture, top 20 %", "capture_20"),
-    ("log loss", "log_loss"),
-    ("Brier score", "brier"),
-    ("calibration error (ECE)", "ece"),
-    ("base rate", "base_rate"),
-)
-
 
 @dataclass
 class FlatResult:
@@ -67,7 +53,8 @@ class FlatResult:
     rows: rows read, rows used, and rows set aside per reason.
     leaks_allowed: leaky columns used because the caller allowed them by name.
     model_name, version, run_id: the registered model, its new version and the MLflow run.
-    is_champion: whether the new version became ``champion`` (the model had none yet).
+    is_champion: whether the new version became ``champion``.
+    promotion: the gate's decision (``training.gate``) with the reason.
     seconds: wall time of the whole run.
     """
 
@@ -82,6 +69,7 @@ class FlatResult:
     version: str = ""
     run_id: str = ""
     is_champion: bool = False
+    promotion: dict = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -199,10 +187,12 @@ def train_from_table(
     allow_leaky: Iterable[str] = (),
     seed: int = 7,
     model_params: dict | None = None,
+    promote: bool | None = None,
     progress: Progress | None = None,
 ) -> FlatResult:
     """Train, evaluate, log and register a model from one CRM export; the caller has already
-    pointed MLflow at its store (``tracking.configure``). Bad input raises ``InputError``."""
+    pointed MLflow at its store (``tracking.configure``). Bad input raises ``InputError``.
+    ``promote``: force (True) or forbid (False) making the new version champion."""
     inputs = check_table(
         path,
         label=label,
@@ -211,7 +201,9 @@ def train_from_table(
         allow_leaky=allow_leaky,
         seed=seed,
     )
-    return train_checked(inputs, seed=seed, model_params=model_params, progress=progress)
+    return train_checked(
+        inputs, seed=seed, model_params=model_params, promote=promote, progress=progress
+    )
 
 
 def train_checked(
@@ -219,9 +211,10 @@ def train_checked(
     *,
     seed: int = 7,
     model_params: dict | None = None,
+    promote: bool | None = None,
     progress: Progress | None = None,
 ) -> FlatResult:
-    """``train_from_table`` after ``check_table``: progress, training and logging."""
+    """``train_from_table`` after ``check_table``: progress, training, the gate and logging."""
     say = progress or (lambda _: None)
     path, label, plan, rows, y = inputs.path, inputs.label, inputs.plan, inputs.rows, inputs.y
     frame, split, allowed = inputs.frame, inputs.split, inputs.allowed
@@ -265,8 +258,11 @@ def train_checked(
     }
     params = _params(path, plan, row_counts, allowed, split, model, seed)
     model_name = flat_model_name(label)
+    decision = flat_promotion(
+        metrics["roc_auc"], tracking.has_alias(model_name, tracking.CHAMPION), promote
+    )
     trained_at = datetime.now(UTC).isoformat(timespec="seconds")
-    run_id, version, is_champion = tracking.log_flat_run(
+    run_id, version = tracking.log_flat_run(
         scorer.predict,
         model_name=model_name,
         run_name=f"flat-{label}-{trained_at}",
@@ -285,10 +281,12 @@ def train_checked(
         },
         tags={"source": "flat_table", "label": label, "source_path": str(path)},
         input_example=input_example,
+        decision=decision,
     )
+    is_champion = decision["promote"]
     say(
-        f"[{path.name}] registered {model_name} version {version}"
-        f"{' as champion (none yet)' if is_champion else ' as challenger'}"
+        f"[{path.name}] registered {model_name} version {version} as "
+        f"{'champion' if is_champion else 'challenger'}: {decision['reason']}"
     )
     return FlatResult(
         label=label,
@@ -302,51 +300,17 @@ def train_checked(
         version=version,
         run_id=run_id,
         is_champion=is_champion,
+        promotion=decision,
         seconds=time.perf_counter() - inputs.started,
     )
 
 
-def _fmt(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else f"{value:,}"
-
-
-def flat_summary(result: FlatResult) -> str:
-    """A short plain-text table: rows, split, columns, test metrics, registered version."""
-    s, r = result.split, result.rows
-    aside = sum(v for k, v in r.items() if k.startswith("set_aside."))
-    lines = [
-        f"{result.model_name} version {result.version} "
-        f"({'champion' if result.is_champion else 'challenger'}), run {result.run_id}",
-        f"  rows: {r['read']:,} read, {r['used']:,} used, {aside:,} set aside",
-        f"  split ({s['method']}): train {s['train_rows']:,}, validation "
-        f"{s['validation_rows']:,}, test {s['test_rows']:,}",
-        f"  columns: {len(result.plan.features)} used, {len(result.plan.dropped)} dropped"
-        + (
-            f", leaky allowed: {', '.join(x.column for x in result.leaks_allowed)}"
-            if result.leaks_allowed
-            else ""
-        ),
-        f"  {'test metric':<26}{'LightGBM':>10}",
-    ]
-    lines += [f"  {name:<26}{_fmt(result.metrics.get(key)):>10}" for name, key in _SUMMARY_ROWS]
-    return "\n".join(lines)
-
-
-def flat_json(result: FlatResult) -> dict:
-    """The ``--json`` object: test metrics at the top level (NaN as null), plus where to find
-    the model."""
-    metrics = {
-        k: None if isinstance(v, float) and math.isnan(v) else v for k, v in result.metrics.items()
-    }
-    return {
-        **metrics,
-        "registered_model": result.model_name,
-        "version": result.version,
-        "run_id": result.run_id,
-        "split": result.split,
-        "rows_set_aside": {k: v for k, v in result.rows.items() if k.startswith("set_aside.")},
-        "dropped_columns": result.plan.dropped,
-        "leaky_columns_allowed": [x.column for x in result.leaks_allowed],
-    }
+def flat_promotion(model_auc: float, has_champion: bool, override: bool | None) -> dict:
+    """The gate for a flat export's model: a first version must beat chance on the test rows
+    (a flat export has no hand-set rules to compare with). A later version stays challenger
+    unless forced: the champion was tested on other rows, so their AUCs do not compare."""
+    if has_champion:
+        verdict = (False, "a champion exists and was tested on other rows")
+    else:
+        verdict = gate.first_version(model_auc, None)
+    return gate.decide(verdict, override, challenger_auc=model_auc)

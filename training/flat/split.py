@@ -2,8 +2,9 @@
 what was set aside) and their split into train, validation and test.
 
 With a time column the split is by time (train oldest, test newest), as scoring will meet
-newer leads; without one it is stratified random. Every part must hold both outcomes and each
-outcome needs ``MIN_PER_CLASS`` rows, or the metrics of the run would mean nothing.
+newer leads; without one it is stratified random. Each part must hold as many rows of each
+outcome as ``training.split.MIN_ROWS_PER_OUTCOME`` says (so the table needs ``MIN_PER_CLASS``
+of each), or the metrics of the run would mean nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from sklearn.model_selection import train_test_split
 from core.errors import InputError
 from training.flat.columns import ColumnPlan
 from training.flat.values import as_datetimes, map_label
-from training.split import time_split
+from training.split import MIN_ROWS_PER_OUTCOME, require_outcomes, time_split
 
-MIN_PER_CLASS = 10
+MIN_PER_CLASS = sum(MIN_ROWS_PER_OUTCOME.values())
 VALIDATION_SHARE = TEST_SHARE = 0.15
 
 
@@ -78,7 +79,8 @@ def usable_rows(frame: pd.DataFrame, plan: ColumnPlan) -> tuple[pd.DataFrame, np
 # -- split -----------------------------------------------------------------------------------
 def split_rows(rows: pd.DataFrame, y: np.ndarray, plan: ColumnPlan, *, seed: int) -> FlatSplit:
     """By time when there is a time column (train oldest, test newest), else stratified random
-    (70/15/15, seeded). Every part must hold both outcomes."""
+    (70/15/15, seeded). Each part must hold ``MIN_ROWS_PER_OUTCOME`` rows of each outcome
+    (``TooFewRowsError`` names the counts)."""
     positions = np.arange(len(rows))
     if plan.time_column is not None:
         times = as_datetimes(rows[plan.time_column]).to_numpy()
@@ -104,10 +106,8 @@ def split_rows(rows: pd.DataFrame, y: np.ndarray, plan: ColumnPlan, *, seed: int
             rest, test_size=TEST_SHARE / held, stratify=y[rest], random_state=seed
         )
         split = FlatSplit(np.sort(train), np.sort(validation), np.sort(test), "stratified random")
-    for part in ("train", "validation", "test"):
-        if len(np.unique(y[getattr(split, part)])) < 2:
-            raise InputError(
-                f"label column {plan.label!r}: the {part} part of the {split.method} split has "
-                "one outcome only; more rows of the rarer outcome are needed"
-            )
+    require_outcomes(
+        f"label column {plan.label!r} ({split.method} split)",
+        {part: y[getattr(split, part)] for part in ("train", "validation", "test")},
+    )
     return split

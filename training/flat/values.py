@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.paths import input_file
 
 PARSE_SHARE = 0.98  # share of a text column's values that must read as numbers (or dates)
 _POSITIVE = {"1", "1.0", "true", "t", "yes", "y", "won", "win", "closed won", "converted"}
@@ -30,9 +31,7 @@ _NUMBER_DECORATION = re.compile(r"[\s$€£%]")
 # -- reading ---------------------------------------------------------------------------------
 def read_flat_table(path: Path | str) -> pd.DataFrame:
     """CSV (any other suffix, optionally compressed; .tsv tab-separated) or Parquet."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = input_file(Path(path), "file (a CSV or Parquet export)")
     parquet = path.suffix.lower() in {".parquet", ".pq"}
     try:
         if parquet:

@@ -7,6 +7,7 @@ from training.tracking.runs import (
     CHALLENGER,
     CHAMPION,
     configure,
+    has_alias,
     load_bundle,
     load_bundle_version,
     log_flat_run,
@@ -14,12 +15,14 @@ from training.tracking.runs import (
     log_weights_run,
     promote,
     registered_name,
+    registered_versions,
 )
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "configure",
+    "has_alias",
     "load_bundle",
     "load_bundle_version",
     "log_flat_run",
@@ -27,4 +30,5 @@ __all__ = [
     "log_weights_run",
     "promote",
     "registered_name",
+    "registered_versions",
 ]

@@ -172,15 +172,64 @@ def load_bundle_version(transition: str, alias: str = CHAMPION) -> tuple[Scoring
         return joblib.load(bundle_file), str(version.version)
 
 
+def has_alias(model_name: str, alias: str) -> bool:
+    """Whether the registered model ``model_name`` has a version behind ``alias``."""
+    try:
+        MlflowClient().get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return False
+    return True
+
+
+def registered_versions(model_name: str) -> list[dict[str, Any]]:
+    """Every version of the registered model ``model_name`` with its aliases, its run's test
+    ROC-AUC and the gate's reason: best AUC first (then newest). Empty when there is none."""
+    client = MlflowClient()
+    try:
+        found = client.search_model_versions(f"name='{model_name}'")
+    except MlflowException:
+        return []
+    versions = []
+    for found_version in found:
+        metrics: dict[str, float] = {}
+        tags: dict[str, str] = {}
+        if found_version.run_id:
+            try:
+                run = client.get_run(found_version.run_id)
+                metrics, tags = run.data.metrics, run.data.tags
+            except MlflowException:
+                pass
+        auc = metrics.get("promotion.challenger_auc", metrics.get("model.roc_auc"))
+        versions.append(
+            {
+                "version": str(found_version.version),
+                "aliases": list(found_version.aliases or []),
+                "roc_auc": auc,
+                "reason": tags.get("promotion_reason"),
+            }
+        )
+    return sorted(
+        versions,
+        key=lambda v: (v["roc_auc"] is not None, v["roc_auc"] or 0.0, int(v["version"])),
+        reverse=True,
+    )
+
+
 def promote(transition: str, version: str, run_id: str, decision: dict[str, Any]) -> None:
     """Record the promotion decision on the run and move ``champion`` if it says so."""
+    _record_decision(registered_name(transition), version, run_id, decision)
+
+
+def _record_decision(model_name: str, version: str, run_id: str, decision: dict[str, Any]) -> None:
+    """The gate's decision on the run (tags ``promotion`` and ``promotion_reason``, the AUCs
+    compared as ``promotion.*`` metrics); ``champion`` moves to ``version`` if it says so."""
     client = MlflowClient()
     if decision["promote"]:
-        client.set_registered_model_alias(registered_name(transition), CHAMPION, version)
+        client.set_registered_model_alias(model_name, CHAMPION, version)
     client.set_tag(run_id, "promotion", "champion" if decision["promote"] else "challenger")
     client.set_tag(run_id, "promotion_reason", decision["reason"])
-    for key in ("challenger_auc", "champion_auc"):
-        if decision.get(key) is not None:
+    for key in ("challenger_auc", "champion_auc", "baseline_auc"):
+        if decision.get(key) is not None and decision[key] == decision[key]:  # not NaN
             client.log_metric(run_id, f"promotion.{key}", decision[key])
 
 
@@ -195,15 +244,16 @@ def log_flat_run(
     documents: dict[str, dict],
     tags: dict[str, str],
     input_example: Any,
-) -> tuple[str, str, bool]:
-    """Log a flat-table run and register its model; returns (run_id, version, is_champion).
+    decision: dict[str, Any],
+) -> tuple[str, str]:
+    """Log a flat-table run and register its model; returns (run_id, version).
 
     ``predict`` (``FlatScorer.predict``: raw table rows in, a ``probability`` column out) is
     logged as a function pyfunc, pickled with its fitted model and column plan. The signature
     names the input columns but types them "any": the scorer reads numbers, number text,
     booleans and blanks alike, where MLflow's strict types would refuse an integer column whose
-    example held floats. The new version is the ``challenger``, and also the ``champion`` when
-    the model has none yet: there is no baseline to gate against.
+    example held floats. The new version is the ``challenger``, and the ``champion`` too when
+    the gate's ``decision`` says so; the decision is recorded on the run as ``promote`` does.
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
@@ -225,14 +275,8 @@ def log_flat_run(
         )
         version = str(info.registered_model_version)
         client.set_registered_model_alias(model_name, CHALLENGER, version)
-        try:
-            client.get_model_version_by_alias(model_name, CHAMPION)
-            is_champion = False
-        except MlflowException:
-            client.set_registered_model_alias(model_name, CHAMPION, version)
-            is_champion = True
-        mlflow.set_tag("promotion", CHAMPION if is_champion else CHALLENGER)
-        return run.info.run_id, version, is_champion
+        _record_decision(model_name, version, run.info.run_id, decision)
+        return run.info.run_id, version
 
 
 def log_weights_run(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.paths import output_folder, writing
 from features.build import TrainingSet
 from features.history import LeadHistory
 from training import tracking
@@ -70,14 +71,18 @@ def write_weights_report(
     MLflow (the caller has run ``tracking.configure``). The only side effects of this module."""
     say = progress or (lambda _message: None)
     transition = comparison.transition
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_folder(out_dir)
     data = comparison.to_dict()
     files = {name: out_dir / name for name in REPORT_FILES}
     say(f"[{transition}] writing {', '.join(REPORT_FILES)} to {out_dir}")
-    files["report.html"].write_text(render_html(data), encoding="utf-8")
-    files["learned_rules.yaml"].write_text(learned_rules_text(data), encoding="utf-8")
-    files["weights.json"].write_text(json.dumps(data, indent=2), encoding="utf-8")
+    texts = {
+        "report.html": render_html(data),
+        "learned_rules.yaml": learned_rules_text(data),
+        "weights.json": json.dumps(data, indent=2),
+    }
+    for name, text in texts.items():
+        with writing(files[name]):
+            files[name].write_text(text, encoding="utf-8")
     run_id = None
     if log_to_mlflow:
         run_id = tracking.log_weights_run(
