@@ -21,3 +21,15 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert lines[0].startswith("error: "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def assert_error_after_progress(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit 2, no traceback, and stderr ends in the one ``error:`` line naming each fragment
+    (commands that ran a while print progress lines before it)."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == [lines[-1]], result.stderr
+    for fragment in fragments:
+        assert fragment in lines[-1]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.cli.console import LEADSCORE, assert_one_line_error
+from features.io import write_simulation
+from features.simulate import simulate
+from tests.cli.console import LEADSCORE, assert_error_after_progress, assert_one_line_error
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -28,6 +31,22 @@ def test_invalid_rules_file_exits_2_naming_the_rule(tmp_path: Path, simulation_d
     result = run(["train", "--data", str(simulation_dir), "--rules", str(rules)], tmp_path)
     assert_one_line_error(result, "careers_page", "carrers")
     assert not (tmp_path / "mlflow.db").exists()  # nothing logged before the input was checked
+
+
+def test_too_small_a_history_exits_2_with_the_counts_per_split(tmp_path: Path):
+    """100 simulated leads (as `leadscore generate --leads 100` makes them): 19 training rows
+    and 5 test rows for mql_to_sql. Refused before anything is fitted or logged."""
+    data = tmp_path / "raw"
+    write_simulation(simulate(100, seed=7, start=datetime(2024, 1, 1), days=730), data)
+    result = run(["train", "--data", str(data)], tmp_path)
+    assert_error_after_progress(
+        result,
+        "mql_to_sql: too few rows",
+        "train 11/8 (needs 10/10)",
+        "validation 1/3 (needs 5/5)",
+        "test 1/4 (needs 5/5)",
+    )
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from core.errors import InputError
+from core.errors import InputError, TooFewRowsError
 from training import tracking
 from training.flat.run import flat_model_name, train_from_table
 from training.flat.summary import flat_json, flat_summary
@@ -387,6 +387,23 @@ def test_random_split_is_stratified_and_seeded(read_back: pd.DataFrame) -> None:
     assert len(split.test) == pytest.approx(0.15 * len(rows), abs=2)
 
 
+def test_a_part_with_too_few_rows_of_an_outcome_is_refused_with_the_counts(
+    read_back: pd.DataFrame,
+) -> None:
+    """Conversions stop in the newest third: the test part holds none, so its metrics (and
+    the champion gate) would mean nothing."""
+    newest = pd.to_datetime(read_back["created_at"]).rank(pct=True) > 0.7
+    frame = read_back.assign(converted=np.where(newest, 0, read_back["converted"]))
+    plan = infer_columns(frame, "converted", time_column="created_at")
+    rows, y, _ = usable_rows(frame, plan)
+    with pytest.raises(TooFewRowsError) as caught:
+        split_rows(rows, y, plan, seed=7)
+    message = str(caught.value)
+    assert message.startswith("label column 'converted' (time (created_at) split): too few rows")
+    assert "test 0/" in message
+    assert "(needs 5/5)" in message and "(needs 10/10)" in message
+
+
 # -- one real run ----------------------------------------------------------------------------
 def test_leaky_table_is_refused_before_anything_is_fitted(
     table: pd.DataFrame, tmp_path: Path
@@ -457,3 +474,39 @@ def test_summary_and_json_show_the_test_metrics(flat_run) -> None:
     payload = flat_json(result)
     assert payload["roc_auc"] == result.metrics["roc_auc"]
     assert payload["version"] == "1"
+
+
+@pytest.mark.slow
+def test_a_first_version_no_better_than_chance_stays_challenger_unless_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcome turns around in the newest leads (those who read most stop buying): the
+    model, right about the past, ranks the test leads worse than chance. It is registered as
+    challenger, not champion, with the reason; --promote makes it champion anyway."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracking.configure(f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "artifacts", "test")
+    frame = make_table(n=2_000, seed=1)
+    newest = pd.to_datetime(frame["created_at"]).rank(pct=True) > 0.85
+    frame["converted"] = np.where(newest, 1 - frame["converted"], frame["converted"])
+    path = write_csv(frame, tmp_path)
+    small = {"n_estimators": 60}
+    lines: list[str] = []
+    held = train_from_table(
+        path, label="converted", time_column="created_at", model_params=small, progress=lines.append
+    )
+    assert held.metrics["roc_auc"] < 0.5
+    assert not held.is_champion
+    assert "<= chance 0.5000" in held.promotion["reason"]
+    assert any("as challenger: no champion yet, but model AUC" in line for line in lines)
+    assert "promotion: no champion yet, but" in flat_summary(held)
+    client = MlflowClient()
+    assert not tracking.has_alias(held.model_name, tracking.CHAMPION)
+    tags = client.get_run(held.run_id).data.tags
+    assert tags["promotion"] == "challenger" and "chance" in tags["promotion_reason"]
+
+    forced = train_from_table(
+        path, label="converted", time_column="created_at", model_params=small, promote=True
+    )
+    assert forced.is_champion and forced.promotion["reason"].startswith("forced by --promote")
+    champion = client.get_model_version_by_alias(forced.model_name, tracking.CHAMPION)
+    assert str(champion.version) == forced.version == "2"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.errors import InputError
-from training.split import time_split
+from core.errors import InputError, TooFewRowsError
+from training.split import MIN_ROWS_PER_OUTCOME, require_outcomes, time_split
 
 
 def _frame(times: list[str] | pd.DatetimeIndex) -> pd.DataFrame:
@@ -37,3 +37,26 @@ def test_rows_sharing_a_decision_time_stay_on_one_side():
 def test_too_few_distinct_times_is_a_clear_error():
     with pytest.raises(InputError, match="decision_time: too few distinct times"):
         time_split(_frame(["2024-01-01"] * 10))
+
+
+def test_too_few_rows_of_an_outcome_in_any_part_names_every_part_and_its_need():
+    parts = {
+        "train": np.array([1] * 11 + [0] * 8),
+        "validation": np.array([1, 0, 0, 0]),
+        "test": np.array([0] * 5),
+    }
+    with pytest.raises(TooFewRowsError) as caught:
+        require_outcomes("mql_to_sql", parts)
+    message = str(caught.value)
+    assert message.startswith("mql_to_sql: too few rows")
+    assert "train 11/8 (needs 10/10)" in message
+    assert "validation 1/3 (needs 5/5)" in message
+    assert "test 0/5 (needs 5/5)" in message
+    assert caught.value.counts["test"] == (0, 5)
+    assert caught.value.exit_code == 2
+    assert "\n" not in message
+
+
+def test_enough_rows_of_each_outcome_pass():
+    parts = {part: np.array([1, 0] * need) for part, need in MIN_ROWS_PER_OUTCOME.items()}
+    require_outcomes("sql_to_won", parts)  # raises nothing

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from features.build import TrainingSet
 from features.online import lead_histories_of
 from training.run import _example_payloads, promotion_decision, train_transition
+from training.split import time_split
 from training.tracking.pyfunc import flat_rows, payloads_of
 from training.tracking.runs import load_bundle, registered_name
 
@@ -112,3 +114,51 @@ def test_gate_compares_both_models_on_the_same_rows(first_run, training_sets):
     assert promotion_decision(y, better, None, test, override=None)["promote"] is True
     assert promotion_decision(y, -better, None, test, override=None)["promote"] is False  # chance
     assert isinstance(pd.Timestamp(champion.trained_at), pd.Timestamp)
+
+
+@pytest.fixture
+def unfit_set(training_sets) -> TrainingSet:
+    """mql_to_sql with the outcome recorded the wrong way round in the older rows (train and
+    validation) only: the model learns the reverse and ranks the test leads worse than chance,
+    while the hand-set rules, scored on the same test rows, keep their usual ROC-AUC."""
+    original = training_sets["mql_to_sql"]
+    test_from = time_split(original.frame).boundaries[1]
+    frame = original.frame.copy()
+    older = frame["decision_time"] < test_from
+    frame.loc[older, "label"] = 1 - frame.loc[older, "label"]
+    return TrainingSet(frame=frame, manifest=original.manifest)
+
+
+def test_unfit_first_version_stays_challenger_with_the_reason_logged(
+    unfit_set, simulation, hand_set_rules, mlflow_store
+):
+    lines: list[str] = []
+    held = train_transition(
+        unfit_set, simulation.history, hand_set_rules, model_params=WEAK, progress=lines.append
+    )
+    model_auc, rules_auc = held.metrics["model"]["roc_auc"], held.metrics["baseline"]["roc_auc"]
+    assert model_auc < 0.5 < rules_auc
+    assert not held.promotion["promote"]
+    reason = held.promotion["reason"]
+    assert f"model AUC {model_auc:.4f} <= hand-set rules AUC {rules_auc:.4f}" in reason
+    assert "leadscore train --promote" in reason
+    assert any(f"registered version 1: {reason}" in line for line in lines)  # printed
+    client = MlflowClient()
+    name = registered_name("mql_to_sql")
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "1"
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_model_version_by_alias(name, "champion")
+    run = client.get_run(held.run_id).data
+    assert run.tags["promotion"] == "challenger" and run.tags["promotion_reason"] == reason
+    assert run.metrics["promotion.baseline_auc"] == pytest.approx(rules_auc)
+    assert run.metrics["promotion.challenger_auc"] == pytest.approx(model_auc)
+
+
+def test_promote_forces_an_unfit_first_version(unfit_set, simulation, hand_set_rules, mlflow_store):
+    forced = train_transition(
+        unfit_set, simulation.history, hand_set_rules, model_params=WEAK, promote=True
+    )
+    assert forced.promotion["promote"]
+    assert forced.promotion["reason"].startswith("forced by --promote (the gate alone: no champ")
+    version = MlflowClient().get_model_version_by_alias(registered_name("mql_to_sql"), "champion")
+    assert str(version.version) == forced.version == "1"
