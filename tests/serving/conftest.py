@@ -51,8 +51,14 @@ def train_bundle(training_set: TrainingSet, rules: HandSetRules, seed: int = 0) 
     )
 
 
-def register(bundle: ScoringBundle, history: LeadHistory, rows: pd.DataFrame) -> str:
-    """Log ``bundle`` as a new version of its registered model and make it the champion."""
+def register(
+    bundle: ScoringBundle,
+    history: LeadHistory,
+    rows: pd.DataFrame,
+    decision: dict | None = None,
+) -> str:
+    """Log ``bundle`` as a new version of its registered model and make it the champion (or
+    record the gate's ``decision`` instead)."""
     example = flat_rows(_example_payloads(history, rows.head(2)))
     run_id, version = tracking.log_training_run(
         bundle,
@@ -63,7 +69,8 @@ def register(bundle: ScoringBundle, history: LeadHistory, rows: pd.DataFrame) ->
         documents={},
         input_example=example,
     )
-    tracking.promote(bundle.transition, version, run_id, {"promote": True, "reason": "test"})
+    decision = decision or {"promote": True, "reason": "test"}
+    tracking.promote(bundle.transition, version, run_id, decision)
     return version
 
 

@@ -140,13 +140,33 @@ def test_broken_body_gets_400_or_422_never_500(client, content, content_type, st
     assert response.json()
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain"])
-def test_batch_not_sent_as_json_gets_422(client, lead_request, content_type):
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    ("path", "accepted"),
+    [
+        ("/v1/score", "application/json"),
+        ("/v1/score/batch", "application/json or application/vnd.apache.arrow.stream"),
+    ],
+)
+def test_body_sent_as_another_media_type_gets_415_naming_the_accepted_ones(
+    client, lead_request, content_type, path, accepted
+):
+    """A JSON body sent with the wrong (or no) Content-Type: 415 naming what is taken, not the
+    422 "Input should be a valid dictionary" reading it anyway would give."""
     headers = {} if content_type is None else {"content-type": content_type}
-    content = json.dumps({"leads": [lead_request]}).encode()
-    response = client.post("/v1/score/batch", content=content, headers=headers)
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body"]
+    body = lead_request if path == "/v1/score" else {"leads": [lead_request]}
+    response = client.post(path, content=json.dumps(body).encode(), headers=headers)
+    assert response.status_code == 415
+    answer = response.json()
+    assert answer["error"] == "unsupported_media_type"
+    sent = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    assert answer["detail"] == f"{sent} is not accepted here: send the body as {accepted}"
+
+
+def test_openapi_documents_the_415(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/score", "/v1/score/batch"):
+        assert "415" in paths[path]["post"]["responses"]
 
 
 def test_batch_is_read_as_fastapi_reads_json(client, lead_request):

@@ -29,6 +29,37 @@ def test_no_registered_model_stops_start_up_with_train_first(no_tracking_env, em
         pass
 
 
+def test_versions_without_a_champion_name_the_best_challenger_and_the_fix(
+    no_tracking_env, tmp_path, bundles, simulation, training_sets
+):
+    """The gate kept a first version that did not beat the hand-set rules as challenger:
+    serve says so, with the version, the gate's reason and the command that fixes it."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracking.configure(uri, tmp_path / "mlartifacts", "leadscore-test")
+    reason = (
+        "no champion yet, but model AUC 0.4910 <= hand-set rules AUC 0.6612 on the same test "
+        "rows; stays challenger (leadscore train --promote forces it)"
+    )
+    register(
+        bundles["mql_to_sql"],
+        simulation.history,
+        training_sets["mql_to_sql"].frame.tail(2),
+        decision={"promote": False, "reason": reason, "challenger_auc": 0.491},
+    )
+    app = create_app(
+        Settings(mlflow_tracking_uri=uri, mlflow_artifacts_dir=tmp_path / "mlartifacts")
+    )
+    with pytest.raises(ModelNotFoundError) as caught, TestClient(app):
+        pass
+    message = str(caught.value)
+    assert "no model leadscore-mql-to-sql@champion" in message
+    assert "1 version, none is champion; the best, version 1, test ROC-AUC 0.491" in message
+    assert reason in message
+    assert "point the alias champion at version 1" in message
+    assert "`leadscore train --promote`" in message
+    assert "\n" not in message
+
+
 def test_run_server_fails_before_uvicorn_starts(
     no_tracking_env, empty_store, monkeypatch, tmp_path
 ):

@@ -16,7 +16,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from core.settings import Settings
 from serving.api.weights_page import (
     NOT_AVAILABLE,
     CapacityRowOut,
@@ -33,6 +35,7 @@ from training.weights.compare import (
     compare_weights,
 )
 
+PAGE_KEY = "page-key-for-tests-0123456789"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",
@@ -137,14 +140,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def served(comparison) -> Iterator[str]:
+def _serve(app: FastAPI) -> Iterator[str]:
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            _app(lambda: comparison.to_dict()), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -155,6 +153,31 @@ def served(comparison) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(comparison) -> Iterator[str]:
+    yield from _serve(_app(lambda: comparison.to_dict()))
+
+
+@pytest.fixture
+def served_locked(comparison) -> Iterator[tuple[str, list[tuple[int, bool]]]]:
+    """The page behind the service's API key (LEADSCORE_API_KEY set), and what the server
+    answered to each request for it: (status, whether the request carried credentials)."""
+    app = FastAPI()
+    app.state.settings = Settings(api_key=SecretStr(PAGE_KEY))
+    app.include_router(weights_router(lambda: comparison.to_dict(), locked=True))
+    answered: list[tuple[int, bool]] = []
+
+    @app.middleware("http")
+    async def record(request, call_next):
+        response = await call_next(request)
+        if request.url.path == "/weights":
+            answered.append((response.status_code, "authorization" in request.headers))
+        return response
+
+    for url in _serve(app):
+        yield url, answered
 
 
 def _chromium() -> str:
@@ -198,6 +221,56 @@ def test_page_in_a_headless_browser_shows_tables_and_plots(served, comparison, t
             browser.close()
     assert errors == []
     assert all(url.startswith((served, "data:")) for url in requests), requests
+
+
+@pytest.mark.slow
+def test_page_behind_the_api_key_opens_with_the_browsers_basic_auth(served_locked, comparison):
+    """With LEADSCORE_API_KEY set, a browser given the key as the password of HTTP Basic (its
+    login prompt) sees the page; without it, the page answers 401. The key is never in a URL."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    url, answered = served_locked
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            # no credentials: the server's 401 asks for Basic, the browser has nothing to give
+            # (a person sees the login prompt) and gives the page up
+            anonymous = browser.new_context()
+            with pytest.raises(PlaywrightError, match="ERR_INVALID_AUTH_CREDENTIALS"):
+                anonymous.new_page().goto(f"{url}/weights")
+            anonymous.close()
+            assert answered == [(401, False)]
+            answered.clear()
+            # a wrong key: sent by Basic when challenged, refused again with 401
+            wrong = browser.new_context(
+                http_credentials={"username": "marketing", "password": "wrong"}
+            )
+            response = wrong.new_page().goto(f"{url}/weights")
+            assert response is not None and response.status == 401
+            assert response.header_value("www-authenticate").startswith('Basic realm="leadscore"')
+            wrong.close()
+            assert answered == [(401, False), (401, True)]
+            answered.clear()
+
+            context = browser.new_context(
+                http_credentials={"username": "marketing", "password": PAGE_KEY}
+            )
+            page = context.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            response = page.goto(f"{url}/weights", wait_until="load")
+            assert response is not None and response.status == 200
+            # asked first without credentials, challenged, then sent the key by Basic
+            assert answered == [(401, False), (200, True)]
+            names = page.locator("#rules tbody tr").evaluate_all(
+                "rows => rows.map(row => row.dataset.rule)"
+            )
+            assert names == [rule.name for rule in comparison.rules]
+            context.close()
+        finally:
+            browser.close()
+    assert requests and all(PAGE_KEY not in url for url in requests)
 
 
 def test_service_serves_the_latest_weights_report_from_the_data_dir(
