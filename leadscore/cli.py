@@ -94,8 +94,8 @@ def build_features_command(
 
     settings = get_settings()
     data = data or settings.data_dir / "raw"
-    out = output_folder(out or settings.data_dir / "features")  # before the build
     history, set_aside = read_lead_history(data)
+    out = output_folder(out or settings.data_dir / "features")  # before the build
     for item in set_aside:
         progress(item.describe())
     sets = build_training_sets(
@@ -256,8 +256,8 @@ def weights(
 
     settings = get_settings()
     hand_set = load_rules(rules or settings.rules_path or default_rules_path())
-    out = output_folder(out or settings.data_dir / "weights")  # before the comparison
     history, set_aside = read_lead_history(data or settings.data_dir / "raw")
+    out = output_folder(out or settings.data_dir / "weights")  # before the comparison
     for item in set_aside:
         progress(item.describe())
     _configure_tracking(settings)

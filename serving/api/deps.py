@@ -134,5 +134,5 @@ async def require_page_key(
         status.HTTP_401_UNAUTHORIZED,
         detail="missing or wrong API key: give it as the password (any user name) when the "
         f"browser asks, or send it in the {API_KEY_HEADER} header",
-        headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'},
+        headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
     )
