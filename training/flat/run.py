@@ -1,5 +1,5 @@
 """One training run from a flat table (one row per lead): read, type the columns, refuse leaks,
-split, fit, evaluate on the test rows, plot, log and register.
+split, fit, evaluate on the test rows, plot, gate, log and register (``summary`` prints it).
 
 This is the only module of that path that orders side effects; the steps it calls are pure
 (``table``, ``model``, ``evaluate``, ``plots``) and MLflow stays in ``tracking``. Every
