@@ -25,6 +25,20 @@ app = typer.Typer(
 )
 
 
+DayFirst = Annotated[
+    bool | None,
+    typer.Option(
+        "--dayfirst/--monthfirst",
+        help="Read dates like 02/01/2023 day-first or month-first where a column's values "
+        "do not prove it [refuse such columns].",
+    ),
+]
+
+
+def _convention(dayfirst: bool | None) -> str | None:
+    return None if dayfirst is None else "dayfirst" if dayfirst else "monthfirst"
+
+
 def progress(message: str) -> None:
     """Progress lines for long jobs; stderr so --json output stays clean."""
     typer.echo(message, err=True)
@@ -145,6 +159,7 @@ def train(
         list[str] | None,
         typer.Option(help="--table: use this column although it looks like the outcome."),
     ] = None,
+    dayfirst: DayFirst = None,
 ) -> None:
     """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models.
 
@@ -152,7 +167,15 @@ def train(
     label unless allowed."""
     if table is not None:
         _train_from_table(
-            table, label, id_column, time_column, allow_leaky or [], seed, promote, json_output
+            table,
+            label,
+            id_column,
+            time_column,
+            allow_leaky or [],
+            seed,
+            promote,
+            json_output,
+            _convention(dayfirst),
         )
         return
     from features.build import build_training_sets
@@ -201,6 +224,7 @@ def _train_from_table(
     seed: int | None,
     promote: bool | None,
     json_output: bool,
+    dates: str | None = None,
 ) -> None:
     from core.errors import InputError
     from training.flat.run import check_table, train_checked
@@ -217,6 +241,7 @@ def _train_from_table(
         time_column=time_column,
         allow_leaky=allow_leaky,
         seed=seed,
+        dates=dates,
     )
     _configure_tracking(settings)  # only now: a bad file fails before the store says anything
     result = train_checked(inputs, seed=seed, promote=promote, progress=progress)
@@ -312,6 +337,7 @@ def demo(
         id_column=None,
         time_column=None,
         allow_leaky=None,
+        dayfirst=None,
     )
 
 

@@ -131,6 +131,7 @@ def _params(
         "columns.categorical": _listing(plan.of_kind("categorical")),
         "columns.days_before": _listing(plan.of_kind("days_before")),
         "columns.dropped": _listing(f"{k} ({v})" for k, v in plan.dropped.items()),
+        "columns.date_formats": _listing(f"{k} ({v.describe()})" for k, v in plan.date_formats),
         "leaks.allowed": _listing(f"{x.column} ({x.evidence})" for x in allowed),
         "best_iteration": model.best_iteration_,
         "calibration": model.calibration_["chosen"],
@@ -164,13 +165,15 @@ def check_table(
     time_column: str | None = None,
     allow_leaky: Iterable[str] = (),
     seed: int = 7,
+    dates: str | None = None,
 ) -> FlatInputs:
     """Read a CRM export and run every input check (columns, rows, leaks, split), without side
-    effects, so a bad file fails before MLflow's store is touched. Raises ``InputError``."""
+    effects, so a bad file fails before MLflow's store is touched. Raises ``InputError``.
+    ``dates``: "dayfirst" or "monthfirst" for date columns whose values leave it open."""
     started = time.perf_counter()
     path = Path(path)
     frame = read_flat_table(path)
-    plan = infer_columns(frame, label, id_column, time_column)
+    plan = infer_columns(frame, label, id_column, time_column, dates)
     rows, y, set_aside = usable_rows(frame, plan)
     leaks = find_leaky_columns(rows, label, plan, seed=seed)
     allowed = refuse_leaks(leaks, tuple(allow_leaky), list(frame.columns), label)
@@ -186,6 +189,7 @@ def train_from_table(
     time_column: str | None = None,
     allow_leaky: Iterable[str] = (),
     seed: int = 7,
+    dates: str | None = None,
     model_params: dict | None = None,
     promote: bool | None = None,
     progress: Progress | None = None,
@@ -200,6 +204,7 @@ def train_from_table(
         time_column=time_column,
         allow_leaky=allow_leaky,
         seed=seed,
+        dates=dates,
     )
     return train_checked(
         inputs, seed=seed, model_params=model_params, promote=promote, progress=progress
@@ -222,6 +227,8 @@ def train_checked(
         f"[{path.name}] {len(frame):,} rows, {len(rows):,} usable; {len(plan.features)} feature "
         f"columns, {len(plan.dropped)} dropped"
     )
+    for name, fmt in plan.date_formats:
+        say(f"  dates in {name}: read as {fmt.describe()}")
     for name, reason in plan.dropped.items():
         say(f"  dropped {name}: {reason}")
     for reason, count in inputs.set_aside.items():
