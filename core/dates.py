@@ -80,6 +80,12 @@ class DateSurvey:
     def add(self, values: pa.Array | pa.ChunkedArray | pd.Series) -> DateSurvey:
         """Count one chunk of text values (missing and blank ones are skipped)."""
         text = _text(values)
+        _, common = _common_iso(text)
+        if common.any():
+            self.iso += int(common.sum())
+            self.present += int(common.sum())
+            self.examples.setdefault("iso", str(text[int(np.argmax(common))].as_py()).strip())
+            text = text.filter(pa.array(~common))
         parts = _fields(text)
         present = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), False)
         kinds = _kinds(parts, present.to_numpy(zero_copy_only=False))
@@ -185,7 +191,17 @@ def parse_dates(values: pa.Array | pa.ChunkedArray | pd.Series, fmt: DateFormat)
     (a value of the other convention, a 30 February, a two-digit year)."""
     if fmt.order == "typed" or _is_typed(values):
         return _typed(values)
-    parts = _fields(_text(values))
+    text = _text(values)
+    stamps, common = _common_iso(text)
+    if common.all():
+        return stamps
+    rest = np.flatnonzero(~common)
+    stamps[rest] = _parse_fields(_fields(text.take(pa.array(rest))), fmt)
+    return stamps
+
+
+def _parse_fields(parts: pa.StructArray, fmt: DateFormat) -> np.ndarray:
+    """``parse_dates`` for values the common ISO reading did not take, from their fields."""
     a, b, c = (_ints(parts, name) for name in "abc")
     la, lc = _lengths(parts, "a"), _lengths(parts, "c")
     year_first = la == 4
@@ -240,6 +256,32 @@ def _text(values: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
             return pc.cast(values, pa.string())
         return pa.nulls(len(values), pa.string())
     return values
+
+
+def _common_iso(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The fast reading of the usual ``YYYY-MM-DD...`` values (pandas' ISO 8601 parser, ten
+    times the speed of the regular expression): ``(datetime64[ns] values, mask of values it
+    read)``. Only values with dashes at places 5 and 8 are offered, so a number such as
+    ``2023`` is never taken for a date."""
+    shaped = pc.and_(
+        pc.equal(pc.utf8_slice_codeunits(text, 4, 5), "-"),
+        pc.equal(pc.utf8_slice_codeunits(text, 7, 8), "-"),
+    )
+    shaped = pc.fill_null(shaped, False).to_numpy(zero_copy_only=False)
+    stamps = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if not shaped.any():
+        return stamps, shaped
+    offered = np.flatnonzero(shaped)
+    chosen = text if offered.size == len(text) else text.take(pa.array(offered))
+    read = pd.to_datetime(
+        pd.Series(chosen.to_numpy(zero_copy_only=False), dtype="object"),
+        format="ISO8601",
+        errors="coerce",
+        utc=True,
+    )
+    values = read.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    stamps[offered] = values
+    return stamps, ~np.isnat(stamps)
 
 
 def _fields(text: pa.Array) -> pa.StructArray:
