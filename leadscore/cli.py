@@ -160,6 +160,10 @@ def train(
         typer.Option(help="--table: use this column although it looks like the outcome."),
     ] = None,
     dayfirst: DayFirst = None,
+    drop_suspects: Annotated[
+        bool,
+        typer.Option(help="--table: leave out columns that nearly give the label away."),
+    ] = False,
 ) -> None:
     """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models.
 
@@ -176,6 +180,7 @@ def train(
             promote,
             json_output,
             _convention(dayfirst),
+            drop_suspects,
         )
         return
     from features.build import build_training_sets
@@ -225,6 +230,7 @@ def _train_from_table(
     promote: bool | None,
     json_output: bool,
     dates: str | None = None,
+    drop_suspects: bool = False,
 ) -> None:
     from core.errors import InputError
     from training.flat.run import check_table, train_checked
@@ -242,6 +248,7 @@ def _train_from_table(
         allow_leaky=allow_leaky,
         seed=seed,
         dates=dates,
+        drop_suspects=drop_suspects,
     )
     _configure_tracking(settings)  # only now: a bad file fails before the store says anything
     result = train_checked(inputs, seed=seed, promote=promote, progress=progress)
@@ -338,6 +345,7 @@ def demo(
         time_column=None,
         allow_leaky=None,
         dayfirst=None,
+        drop_suspects=False,
     )
 
 

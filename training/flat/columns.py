@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -81,6 +81,17 @@ class ColumnPlan:
     def date_format(self, name: str) -> DateFormat | None:
         """The format date column ``name`` is read with (None for a plan that predates them)."""
         return dict(self.date_formats).get(name)
+
+    def without(self, reasons: dict[str, str]) -> ColumnPlan:
+        """The plan with the features named in ``reasons`` dropped, each with its reason."""
+        return replace(
+            self,
+            kinds={k: v for k, v in self.kinds.items() if k not in reasons},
+            levels={k: v for k, v in self.levels.items() if k not in reasons},
+            notes={k: v for k, v in self.notes.items() if k not in reasons},
+            dropped={**self.dropped, **reasons},
+            date_formats=tuple((k, v) for k, v in self.date_formats if k not in reasons),
+        )
 
     def of_kind(self, kind: str) -> list[str]:
         return [name for name, k in self.kinds.items() if k == kind]
