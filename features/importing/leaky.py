@@ -33,16 +33,28 @@ CURRENT_VALUE = (
 
 
 def leaky_fields(
-    block: Block, sample: pd.DataFrame, outcome: np.ndarray, used: dict[str, str], seed: int = 0
+    block: Block,
+    sample: pd.DataFrame,
+    outcome: np.ndarray,
+    used: dict[str, str],
+    events: set[str],
+    seed: int = 0,
 ) -> tuple[list[LeakyField], list[str]]:
     """(fields, notes) for one leads block. ``sample``: raw columns of sampled source rows;
     ``outcome``: 0/1 per sample row (NaN where its lead was not imported); ``used``: source
-    column -> the lead attribute it feeds."""
+    column -> the lead attribute it feeds; ``events``: columns other blocks read as event
+    times or stages (they never become features). Named fields the export lacks are left out."""
     found: dict[str, LeakyField] = {}
     notes = []
+
+    def unused(column: str) -> str:
+        return "event times only" if column in events else "not used"
+
     for column, why in block.leaky.items():
+        if column not in sample.columns:
+            continue
         feeds = used.get(column)
-        action = "emptied" if feeds and column not in block.keep_leaky else "not used"
+        action = "emptied" if feeds and column not in block.keep_leaky else unused(column)
         found[column] = LeakyField(block.source, column, why, "mapping", feeds, action)
     known = ~np.isnan(outcome)
     y = outcome[known].astype(int)
@@ -68,7 +80,7 @@ def leaky_fields(
             elif feeds:
                 action = "kept (keep_leaky): leak risk"
             else:
-                action = "not used"
+                action = unused(column)
             named = found.get(column)
             evidence = f"{leak.kind}, {leak.evidence}"
             why = (

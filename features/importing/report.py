@@ -106,7 +106,7 @@ class ImportReport:
             lines += [f"    note: {note}" for note in tally.notes]
         lines.append("leaky fields (kept out of features) and leak risks:")
         lines += [f"  {x.line()}" for x in self.leaky] or ["  none found"]
-        for table, columns in self.unused.items():
+        for table, columns in ((t, c) for t, c in self.unused.items() if c):
             shown = ", ".join(columns[:20]) + (" ..." if len(columns) > 20 else "")
             lines.append(f"unused columns of {table} ({len(columns)}): {shown}")
         lines += [f"note: {note}" for note in self.notes]
