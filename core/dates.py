@@ -170,7 +170,7 @@ def decide(
     if convention is not None:
         return DateFormat(convention, f"as given ({survey.ambiguous:,} values could be either)")
     if fallback is not None:
-        return DateFormat(fallback, "as the file's other date columns prove")
+        return DateFormat(fallback, "as the other date columns of the file prove")
     if not survey.ambiguous:  # every value reads the same either way (05/05/2023)
         return DateFormat("dayfirst", "every value reads the same either way")
     raise InputError(
@@ -181,9 +181,10 @@ def decide(
 
 def agreed_convention(surveys: Iterable[DateSurvey]) -> str | None:
     """The one convention the proven columns of a file agree on (None if none or they differ):
-    the ``fallback`` for that file's entirely ambiguous columns."""
-    proven = {s.proven for s in surveys if s.proven is not None}
-    return proven.pop() if len(proven) == 1 and proven <= set(CONVENTIONS) else None
+    the ``fallback`` for that file's entirely ambiguous columns. A column that mixes both
+    proves nothing here (it is refused on its own)."""
+    proven = {s.proven for s in surveys if s.proven in CONVENTIONS}
+    return proven.pop() if len(proven) == 1 else None
 
 
 def parse_dates(values: pa.Array | pa.ChunkedArray | pd.Series, fmt: DateFormat) -> np.ndarray:

@@ -268,8 +268,12 @@ def _shown_conditions(raw: Any) -> str:
         elif test in ("filled", "empty"):
             parts.append(f"{column} {test}")
         else:
-            parts.append(f"{column} in {[str(v) for v in _listed(test)]}")
+            parts.append(f"{column} in {[_shown(v) for v in _listed(test)]}")
     return " and ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _candidates(column: Any) -> tuple[str, ...]:

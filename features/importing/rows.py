@@ -60,9 +60,21 @@ class ChunkRows:
         self.tally.missing(reason, *self.example(mask & ~self.dropped & ~self.left, values))
 
     def ids(self) -> np.ndarray:
+        """Lead ids as text; a row without one is skipped. When the id is borrowed from a
+        joined table, the reason names the join and the example shows the key that matched
+        nothing (an opportunity no lead was converted to)."""
         spec = self.block.columns["lead_id"]
         values = self.text(spec)
-        self.drop(f"missing lead_id ({self.where(spec)})", pd.isna(values), values)
+        missing = pd.isna(values)
+        borrowed = [
+            j for j in self.block.joins if any(c.startswith(f"{j.table}.") for c in spec.columns)
+        ]
+        if borrowed and missing.any():
+            join = borrowed[0]
+            keys = self.text(Spec(columns=(join.on[0],)))
+            reason = f"{join.on[0]} matches no {join.table}.{join.on[1]} ({self.block.source})"
+            self.drop(reason, missing & ~pd.isna(keys), keys)
+        self.drop(f"missing lead_id ({self.where(spec)})", missing, values)
         return values
 
     def text(self, spec: Spec) -> np.ndarray:

@@ -169,8 +169,9 @@ class DuckDBSource(Source):
 
     def chunks(self, where: str, columns: list[str]) -> Iterator[pa.Table]:
         listed = ", ".join(f'"{c}"' for c in columns)
-        reader = self.connection.sql(f"select {listed} from {self._quoted(where)}")
-        reader = reader.fetch_record_batch(CHUNK_ROWS)
+        relation = self.connection.sql(f"select {listed} from {self._quoted(where)}")
+        reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+        reader = reader(CHUNK_ROWS)
         empty = True
         for batch in reader:
             empty = False
