@@ -16,7 +16,6 @@ import pandas as pd
 from core.paths import output_folder, writing
 from features.exporting.common import inverse, kind_mask
 from features.exporting.hubspot import (
-    FORMS,
     INDUSTRIES,
     LIFECYCLE,
     SOURCES,
@@ -25,6 +24,7 @@ from features.exporting.hubspot import (
 from features.exporting.hubspot import (
     carried as hubspot_carried,
 )
+from features.exporting.hubspot_activity import FORMS
 from features.history import LeadHistory
 
 EMAIL_TYPES = {
@@ -97,9 +97,11 @@ def carried(history: LeadHistory) -> LeadHistory:
 
 
 def _emails(leads: pd.DataFrame) -> pd.Series:
+    """Each lead's e-mail address by lead id (missing where its domain type is unknown)."""
     number = leads["lead_id"].astype(str)
     domain = np.where(leads["email_domain_type"] == "free", "@gmail.com", "@example-company.com")
-    return ("contact" + number + domain).where(leads["email_domain_type"].notna())
+    address = ("contact" + number + domain).where(leads["email_domain_type"].notna())
+    return pd.Series(address.to_numpy(dtype=object), index=leads["lead_id"].to_numpy())
 
 
 def _stage_times(stages, stage) -> pd.Series:
@@ -264,7 +266,8 @@ def _engagements(touches, rng) -> dict[str, pd.DataFrame]:
 
 
 def _email_events(touches, email, rng) -> pd.DataFrame:
-    by_lead = pd.Series(email.to_numpy(), index=email.index.map(lambda i: i))
+    """Marketing e-mail events by recipient address (``email``: address by lead id), with the
+    delivery events a sync also holds."""
     parts = []
     for action, kind in EMAIL_TYPES.items():
         rows = touches[kind_mask(touches, "email", action, None)]
@@ -283,14 +286,11 @@ def _email_events(touches, email, rng) -> pd.DataFrame:
         type="DELIVERED"
     )
     events = pd.concat([events, delivered], ignore_index=True)
-    del by_lead
     return pd.DataFrame(
         {
             "id": np.arange(len(events)) + 7_000_000,
             "type": events["type"].to_numpy(),
-            "recipient": events["lead"]
-            .map(dict(zip(range(1, len(email) + 1), email.to_numpy(), strict=True)))
-            .to_numpy(dtype=object),
+            "recipient": events["lead"].map(email).to_numpy(dtype=object),
             "created": events["created"].to_numpy(),
             "email_campaign_id": 42,
         }

@@ -17,6 +17,7 @@ import pandas as pd
 
 from core.paths import output_folder, writing
 from features.exporting.common import carried_history, inverse, iso_space, kind_mask
+from features.exporting.hubspot_activity import EMAIL_EVENTS, FORMS, activity_tables
 from features.history import LeadHistory
 
 SOURCES = {
@@ -60,31 +61,6 @@ STAGE_DATES = {
     ),
     "sql": ("hs_lifecyclestage_salesqualifiedlead_date", "Became a Sales Qualified Lead Date"),
     "won": ("hs_lifecyclestage_customer_date", "Became a Customer Date"),
-}
-EMAIL_EVENTS = {
-    "email_sent": ("SENT", "Sent"),
-    "email_open": ("OPEN", "Opened"),
-    "email_click": ("CLICK", "Clicked"),
-    "unsubscribe": ("UNSUBSCRIBED", "Unsubscribed"),
-}
-FORMS = (
-    (("web", "download", "whitepaper"), "Whitepaper: lead scoring guide"),
-    (("web", "download", "case_study"), "Case study download"),
-    (("web", "demo_request", "contact"), "Book a demo"),
-    (("web", "trial_signup", "product"), "Start your free trial"),
-    (("web", "newsletter_signup", "newsletter"), "Newsletter sign-up"),
-)
-PAGES = {
-    "pricing": "/pricing",
-    "case_study": "/case-studies/acme",
-    "product": "/product/scoring",
-    "blog": "/blog/post",
-    "docs": "/docs/setup",
-    "careers": "/careers/open-roles",
-    "webinar": "/webinars/pipeline",
-    "contact": "/contact",
-    "whitepaper": "/resources/guide",
-    "newsletter": "/newsletter",
 }
 LABELS = {
     "hs_object_id": "Record ID",
@@ -135,11 +111,7 @@ def write_hubspot(
     tables = {
         "contacts": _contacts(leads, touches, stages, pick),
         "deals": _deals(stages, pick),
-        "email-events": _by_kind(touches, EMAIL_EVENTS, "hs_email_event_type", "email", pick),
-        "calls": _calls(touches, rng, pick),
-        "meetings": _meetings(touches, pick),
-        "form-submissions": _forms(touches, pick),
-        "page-views": _page_views(touches),
+        **activity_tables(touches, rng, pick),
     }
     folder = output_folder(folder)
     for name, frame in tables.items():
@@ -286,82 +258,4 @@ def _deals(stages, pick) -> pd.DataFrame:
             "hs_date_entered_closedlost": iso_space(lost_at),
             "associated_contact_ids": lead.astype(str).to_numpy(),
         }
-    )
-
-
-def _rows(touches, mask, column_values: dict) -> pd.DataFrame:
-    rows = touches[mask]
-    return pd.DataFrame(
-        {
-            "contact_id": rows["lead_id"].to_numpy(),
-            "hs_timestamp": iso_space(rows["occurred_at"]),
-            **{k: (v(rows) if callable(v) else v) for k, v in column_values.items()},
-        }
-    )
-
-
-def _by_kind(touches, kinds, column, channel, pick) -> pd.DataFrame:
-    parts = [
-        _rows(touches, kind_mask(touches, channel, action, None), {column: names[pick]})
-        for action, names in kinds.items()
-    ]
-    return pd.concat(parts, ignore_index=True)
-
-
-def _calls(touches, rng, pick) -> pd.DataFrame:
-    calls = _rows(
-        touches,
-        kind_mask(touches, "sdr_call", "call_connected", None),
-        {
-            "hs_call_duration": lambda r: (
-                (r["duration_s"] * 1000).round().astype("Int64").to_numpy()
-            ),
-            "hs_call_status": ("COMPLETED", "Completed")[pick],
-        },
-    )
-    missed = calls.sample(frac=0.03, random_state=int(rng.integers(1 << 31))).assign(
-        hs_call_status=("NO_ANSWER", "No answer")[pick], hs_call_duration=None
-    )
-    return pd.concat([calls, missed], ignore_index=True)
-
-
-def _meetings(touches, pick) -> pd.DataFrame:
-    parts = []
-    for channel, page, source in (
-        ("web", "contact", ("MEETINGS_PUBLIC", "Meetings link")),
-        ("sdr_call", None, ("CRM_UI", "CRM UI")),
-    ):
-        rows = _rows(
-            touches,
-            kind_mask(touches, channel, "meeting_booked", page),
-            {"hs_meeting_source": source[pick]},
-        )
-        held = pd.to_datetime(rows["hs_timestamp"]) + pd.Timedelta(days=2)
-        parts.append(
-            rows.rename(columns={"hs_timestamp": "hs_createdate"}).assign(
-                hs_timestamp=iso_space(held)
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
-def _forms(touches, pick) -> pd.DataFrame:
-    return pd.concat(
-        [
-            _rows(touches, kind_mask(touches, *kind), {"hs_form_title": title})
-            for kind, title in FORMS
-        ],
-        ignore_index=True,
-    )
-
-
-def _page_views(touches) -> pd.DataFrame:
-    def url(rows: pd.DataFrame) -> np.ndarray:
-        paths = rows["page_type"].astype(object).map(PAGES).fillna("/p/landing")
-        return ("https://www.example.com" + paths + "/" + rows.index.astype(str)).to_numpy()
-
-    return _rows(
-        touches,
-        kind_mask(touches, "web", "page_view"),
-        {"hs_url": url, "hs_time_on_page": lambda r: r["duration_s"].to_numpy()},
     )

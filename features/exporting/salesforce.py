@@ -3,10 +3,8 @@ writes them (18-character-style ids, ``2024-01-05T10:00:00.000Z`` times, picklis
 
 Lead holds the leads with the fields a real org has, leaky ones included (Status, IsConverted,
 ConvertedDate, Rating); LeadHistory the Status changes (mql, sal, sql, lost before SQL) among
-other tracked fields; Opportunity and OpportunityHistory the SQL's deal to won or lost; Task
-e-mails and calls (with tasks on contacts, which match no lead); Event meetings; Campaign and
-CampaignMember webinar, event, download, demo-request and e-mail-click responses (and members
-who never responded).
+other tracked fields; Opportunity and OpportunityHistory the SQL's deal to won or lost; the
+activity objects are ``salesforce_activity``.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from features.exporting.common import (
     padded,
     write_tables,
 )
+from features.exporting.salesforce_activity import CAMPAIGNS, TASKS, activity_tables
 from features.history import LeadHistory
 
 SOURCES = {
@@ -57,21 +56,6 @@ STATUS = {
     "sql": "Closed - Converted",
     "lost": "Closed - Not Converted",
 }
-# (campaign id, type, name) -> the touch kind its responses are
-CAMPAIGNS = (
-    (
-        "701000000000001",
-        "Webinar",
-        "Webinar: pipeline reviews",
-        ("webinar", "webinar_attend", "webinar"),
-    ),
-    ("701000000000002", "Trade Show", "Trade show: DMEXCO", ("event", "event_visit", None)),
-    ("701000000000003", "Content", "Whitepaper: lead scoring", ("web", "download", "whitepaper")),
-    ("701000000000004", "Content", "Case study: Acme GmbH", ("web", "download", "case_study")),
-    ("701000000000005", "Demo Request", "Website demo request", ("web", "demo_request", "contact")),
-    ("701000000000006", "Email", "Newsletter clicks", ("email", "email_click", None)),
-)
-TASKS = (("email", "email_sent", "Email"), ("sdr_call", "call_connected", "Call"))
 
 
 def lead_ids(ids: pd.Series) -> np.ndarray:
@@ -86,9 +70,7 @@ def write_salesforce(history: LeadHistory, folder: Path, *, seed: int = 0) -> Pa
     tables = {"Lead": _leads(leads, stages, ids, rng)}
     tables["LeadHistory"] = _lead_history(stages, ids, rng)
     tables["Opportunity"], tables["OpportunityHistory"] = _opportunities(stages, ids)
-    tables["Task"] = _tasks(touches, ids, rng)
-    tables["Event"] = _events(touches, ids)
-    tables["Campaign"], tables["CampaignMember"] = _campaigns(touches, ids, rng)
+    tables |= activity_tables(touches, ids, rng)
     return write_tables(tables, folder)
 
 
@@ -247,83 +229,4 @@ def _opportunities(stages, ids) -> tuple[pd.DataFrame, pd.DataFrame]:
     history = pd.concat([opened, closes], ignore_index=True)
     return opportunities, history.assign(Id=padded("008", np.arange(len(history))))[
         ["Id", *history.columns]
-    ]
-
-
-def _tasks(touches, ids, rng) -> pd.DataFrame:
-    parts = []
-    for channel, action, subtype in TASKS:
-        rows = touches[kind_mask(touches, channel, action, None)]
-        completed = iso_z(rows["occurred_at"])
-        created = completed
-        if subtype == "Call":
-            created = iso_z(rows["occurred_at"] - pd.Timedelta(minutes=30))
-        else:  # older e-mail tasks have no completion time: their creation time is it
-            completed = np.where(rng.random(len(rows)) < 0.2, None, completed)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "WhoId": ids.loc[rows["lead_id"]].to_numpy(),
-                    "Subject": f"{subtype}: follow-up",
-                    "Type": subtype,
-                    "TaskSubtype": subtype,
-                    "Status": "Completed",
-                    "ActivityDate": (rows["occurred_at"] + pd.Timedelta(days=2))
-                    .dt.strftime("%Y-%m-%d")
-                    .to_numpy(),
-                    "CreatedDate": created,
-                    "CompletedDateTime": completed,
-                    "CallDurationInSeconds": rows["duration_s"].round().astype("Int64").to_numpy()
-                    if subtype == "Call"
-                    else None,
-                }
-            )
-        )
-    tasks = pd.concat(parts, ignore_index=True)
-    contacts = tasks.sample(frac=0.01, random_state=int(rng.integers(1 << 31))).assign(
-        WhoId=lambda f: padded("003", np.arange(len(f)))
-    )
-    tasks = pd.concat([tasks, contacts], ignore_index=True)
-    return tasks.assign(Id=padded("00T", np.arange(len(tasks))))[["Id", *tasks.columns]]
-
-
-def _events(touches, ids) -> pd.DataFrame:
-    rows = touches[kind_mask(touches, "sdr_call", "meeting_booked", None)]
-    return pd.DataFrame(
-        {
-            "Id": padded("00U", np.arange(len(rows))),
-            "WhoId": ids.loc[rows["lead_id"]].to_numpy(),
-            "Subject": "Discovery meeting",
-            "Type": "Meeting",
-            "CreatedDate": iso_z(rows["occurred_at"]),
-            "ActivityDateTime": iso_z(rows["occurred_at"] + pd.Timedelta(days=2)),
-            "DurationInMinutes": 30,
-        }
-    )
-
-
-def _campaigns(touches, ids, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
-    campaigns = pd.DataFrame([c[:3] for c in CAMPAIGNS], columns=["Id", "Type", "Name"])
-    parts = []
-    for campaign_id, kind, _, (channel, action, page) in CAMPAIGNS:
-        rows = touches[kind_mask(touches, channel, action, page)]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "LeadId": ids.loc[rows["lead_id"]].to_numpy(),
-                    "CampaignId": campaign_id,
-                    "Status": "Attended" if kind in ("Webinar", "Trade Show") else "Responded",
-                    "HasResponded": "true",
-                    "FirstRespondedDate": rows["occurred_at"].dt.strftime("%Y-%m-%d").to_numpy(),
-                    "CreatedDate": iso_z(rows["occurred_at"]),
-                }
-            )
-        )
-    members = pd.concat(parts, ignore_index=True)
-    sent = members.sample(frac=0.05, random_state=int(rng.integers(1 << 31))).assign(
-        Status="Sent", HasResponded="false", FirstRespondedDate=None
-    )
-    members = pd.concat([members, sent], ignore_index=True)
-    return campaigns, members.assign(Id=padded("00v", np.arange(len(members))))[
-        ["Id", *members.columns]
     ]
