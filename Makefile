@@ -23,8 +23,10 @@ browser:  ## Debian's chromium for the browser test (Playwright cannot download 
 	@command -v chromium >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-demo: $(STAMP)  ## simulate, build training sets, train, compare, log and register (end to end)
+demo: $(STAMP)  ## simulate, build training sets, train, compare, log and register; one CRM import
 	$(BIN)/leadscore demo --leads $(LEADS)
+	$(BIN)/leadscore generate --leads 3000 --format salesforce --out data/salesforce-export
+	$(BIN)/leadscore import data/salesforce-export --format salesforce --out data/imported
 
 test: $(STAMP) browser  ## ruff, the import contract, the whole test suite (slow tests included)
 	$(BIN)/ruff check .
@@ -40,6 +42,7 @@ bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/import.py
 	$(BIN)/python benchmarks/serving.py
 
 clean:  ## remove generated data and stores (keeps .venv)

@@ -62,7 +62,8 @@ class Leak:
 
 def level_keys(values: pd.Series) -> pd.Series:
     """Each value as text, missing as ``(missing)``: the levels a column is judged by."""
-    return values.astype("object").map(lambda v: "(missing)" if pd.isna(v) else str(v))
+    objects = values.astype("object")
+    return objects.where(objects.isna(), objects.astype(str)).fillna("(missing)").astype(str)
 
 
 def exact_leak(name: str, values: pd.Series, y: np.ndarray) -> Leak | None:

@@ -69,7 +69,8 @@ def load_mapping(format_or_path: str | Path) -> Mapping:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{path}: cannot read the mapping: {first}") from None
-    return parse_mapping(raw, str(path), default_name=path.stem)
+    origin = f"the {text} preset" if text in PRESETS else str(path)
+    return parse_mapping(raw, origin, default_name=path.stem)
 
 
 class _Loader(yaml.SafeLoader):

@@ -13,13 +13,18 @@ import pyarrow.compute as pc
 
 from core.contract import TABLES, Column
 from core.dates import DateFormat, parse_dates
-from features.importing.cells import as_text, email_domain, holds, key
+from features.importing.cells import as_text, email_domain, holds
 from features.importing.mapping import Block, Spec
 from features.importing.tally import Tally
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 ROW = "__row__"
+
+
+def _keys(values: np.ndarray) -> pd.Series:
+    """Values as map keys: trimmed lower-case text (``cells.key``, vectorised)."""
+    return pd.Series(values, dtype=object).astype("string").str.strip().str.lower().astype(object)
 
 
 def contract_column(table: str, name: str) -> Column:
@@ -125,13 +130,14 @@ class ChunkRows:
     def mapped(self, column: Column, spec: Spec, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mapped values, rows mapped to nothing). Values outside the map follow ``other``:
         kept as they are, a fixed value, nothing (``~``), or missing (counted)."""
-        keys = pd.Series(raw, dtype=object).map(lambda v: None if v is None else key(v))
+        keys = _keys(raw)
         found = keys.isin(list(spec.map)).to_numpy()
         values = keys.map(spec.map).to_numpy(dtype=object)
         values = np.where(found, values, None)
         nothing = found & pd.isna(values)
         present = ~pd.isna(raw)
-        self.tally.seen(column.name, Counter(raw[present & ~self.dropped].astype(str)))
+        counts = pd.Series(raw[present & ~self.dropped], dtype=object).value_counts()
+        self.tally.seen(column.name, Counter(counts.to_dict()))
         unmapped = ~found & present
         if spec.other == "keep":
             values = np.where(unmapped, raw, values)
@@ -158,9 +164,9 @@ class ChunkRows:
         return np.where(bad, None, values)
 
     def numbers(self, column: Column, spec: Spec, values: np.ndarray) -> np.ndarray:
-        text = pd.Series(values, dtype=object).map(
-            lambda v: None if v is None else str(v).replace(",", "").strip()
-        )
+        text = pd.Series(values, dtype=object).astype("string")
+        text = text.str.replace(",", "", regex=False).str.strip().astype(object)
+        text = text.where(text.notna(), None)
         numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
         bad = np.isnan(numbers) & text.notna().to_numpy()
         if column.kind == "integer":
@@ -171,8 +177,8 @@ class ChunkRows:
         return np.round(numbers * spec.scale, 6) if spec.scale is not None else numbers
 
     def booleans(self, column: Column, spec: Spec, values: np.ndarray):
-        keys = pd.Series(values, dtype=object).map(lambda v: None if v is None else key(v))
-        out = keys.map(lambda k: True if k in _TRUE else False if k in _FALSE else None)
+        keys = _keys(values)
+        out = keys.map(dict.fromkeys(_TRUE, True) | dict.fromkeys(_FALSE, False))
         bad = (out.isna() & keys.notna()).to_numpy()
         self.set_missing(
             f"unreadable {column.name} set to missing ({self.where(spec)})", bad, values

@@ -65,7 +65,9 @@ def import_export(
     try:
         export = Export(src, mapping, say)
         export.locate()
-        report = ImportReport(src.description, f"{mapping.name} ({mapping.origin})", str(out))
+        shown = mapping.origin if mapping.origin.endswith("preset") else mapping.name
+        shown = shown if shown == mapping.origin else f"{mapping.name} ({mapping.origin})"
+        report = ImportReport(src.description, shown, str(out))
         report.date_formats = export.survey_dates(dates or mapping.dates)
         out = output_folder(out)  # only now: a bad export leaves no empty folder
         _Import(export, report, say).run(out, seed)

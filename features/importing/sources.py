@@ -119,14 +119,14 @@ class FolderSource(Source):
     @staticmethod
     def _csv(path: Path, columns: list[str] | None) -> pv.CSVStreamingReader:
         parse = pv.ParseOptions(delimiter="\t" if path.name.lower().endswith(".tsv") else ",")
-        convert = pv.ConvertOptions(
-            column_types=None if columns is None else dict.fromkeys(columns, pa.string()),
-            include_columns=columns,
-            strings_can_be_null=True,
-            null_values=[""],
-        )
-        if columns is None:
-            convert = pv.ConvertOptions(strings_can_be_null=True, null_values=[""])
+        convert = pv.ConvertOptions(strings_can_be_null=True, null_values=[""])
+        if columns is not None:  # every cell as text: the engine types what it reads
+            convert = pv.ConvertOptions(
+                column_types=dict.fromkeys(columns, pa.string()),
+                include_columns=columns,
+                strings_can_be_null=True,
+                null_values=[""],
+            )
         options = pv.ReadOptions(block_size=16 << 20)
         return pv.open_csv(path, read_options=options, parse_options=parse, convert_options=convert)
 
