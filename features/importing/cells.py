@@ -62,6 +62,7 @@ def as_text(array: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def present(condition: Condition, chunk: pa.Table) -> str | None:
+    """The first of the condition's candidate columns that the chunk has."""
     return next((c for c in condition.columns if c in chunk.column_names), None)
 
 
@@ -84,6 +85,8 @@ def holds(condition: Condition, chunk: pa.Table) -> np.ndarray:
 
 
 def joined(chunk: pa.Table, lookup: Lookup, tally: Tally) -> pa.Table:
+    """The chunk with the lookup's columns borrowed by key (``Table.Column``; missing where
+    the key matches no row of the joined table)."""
     mine = lookup.join.on[0]
     if mine not in chunk.column_names:
         tally.note(f"{tally.source}.{mine}: not in the file (join to {lookup.join.table})")
@@ -101,20 +104,24 @@ def joined(chunk: pa.Table, lookup: Lookup, tally: Tally) -> pa.Table:
 
 
 def split_ids(chunk: pa.Table, spec: Spec) -> pa.Table:
+    """One row per id of a multi-id cell (``101;102``); an empty cell stays one row, so its
+    missing id is counted like any other."""
     if spec.split is None:
         return chunk
-    present = [c for c in spec.columns if c in chunk.column_names]
-    if not present:
+    found = [c for c in spec.columns if c in chunk.column_names]
+    if not found:
         return chunk
-    pieces = pc.split_pattern(as_text(chunk.column(present[0])), spec.split)
-    parents = pc.list_parent_indices(pieces)
-    exploded = chunk.take(parents)
+    text = pc.fill_null(as_text(chunk.column(found[0])), "")
+    pieces = pc.split_pattern(text, spec.split)
+    exploded = chunk.take(pc.list_parent_indices(pieces))
     flat = pc.utf8_trim_whitespace(pc.list_flatten(pieces))
-    index = exploded.column_names.index(present[0])
-    return exploded.set_column(index, present[0], flat)
+    index = exploded.column_names.index(found[0])
+    return exploded.set_column(index, found[0], flat)
 
 
 def email_domain(raw: np.ndarray) -> np.ndarray:
+    """"free" for a free-mail domain (``FREE_MAIL``), "business" for any other address,
+    missing where there is no address."""
     domains = pd.Series(raw, dtype=object).str.rsplit("@", n=1).str[-1].str.strip().str.lower()
     has_at = pd.Series(raw, dtype=object).str.contains("@", regex=False).fillna(False).to_numpy()
     kind = np.where(domains.isin(FREE_MAIL).to_numpy(), "free", "business")

@@ -4,7 +4,6 @@ them out."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,6 @@ from features.leaks import PURE_LEVEL, pure_level
 from tests.cli.test_train_table_cli import run_leadscore
 from tests.training.test_flat_table import make_table, write_csv
 from training.flat.checks import check_table
-from training.flat.run import train_from_table
-from training.flat.summary import flat_summary
 from training.flat.table import find_leaky_columns, gain_suspect, infer_columns, usable_rows
 
 
@@ -68,24 +65,20 @@ def test_check_table_names_suspects_and_drops_them_only_when_asked(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_suspects_are_named_in_the_summary_and_the_run(tmp_path: Path, mlflow_store: str) -> None:
-
-    path = write_csv(with_lead_quality(make_table(n=2_000)), tmp_path)
-    result = train_from_table(path, label="converted", seed=7)
-    assert [x.column for x in result.suspects][:1] == ["lead_quality"]
-    assert "suspect column lead_quality: value 'Hot'" in flat_summary(result)
-    params = MlflowClient().get_run(result.run_id).data.params
-    assert params["leaks.suspects"].startswith("lead_quality (value 'Hot'")
-
-
-@pytest.mark.slow
-def test_drop_suspects_on_the_command_line_trains_without_them(tmp_path: Path) -> None:
+def test_suspects_are_named_in_the_summary_and_the_run_and_dropped_when_asked(
+    tmp_path: Path,
+) -> None:
     path = write_csv(with_lead_quality(make_table(n=2_000)), tmp_path)
     result = run_leadscore(
-        tmp_path, "--table", str(path), "--label", "converted", "--drop-suspects", "--json"
+        tmp_path, "--table", str(path), "--label", "converted", "--drop-suspects"
     )
     assert result.returncode == 0, result.stderr
-    payload = json.loads(result.stdout)
-    assert payload["suspects_dropped"] is True
-    assert "lead_quality" in payload["suspect_columns"]
-    assert payload["dropped_columns"]["lead_quality"].startswith("suspect, dropped")
+    assert "suspect column lead_quality: value 'Hot' covers" in result.stdout
+    assert "(dropped)" in result.stdout
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    (run,) = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], max_results=1
+    )
+    assert run.data.params["leaks.suspects"].startswith("lead_quality (value 'Hot'")
+    assert run.data.params["leaks.suspects_dropped"] == "True"
+    assert "lead_quality (suspect, dropped" in run.data.params["columns.dropped"]

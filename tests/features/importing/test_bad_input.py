@@ -160,3 +160,15 @@ def test_picklist_words_yes_no_on_off_stay_text_in_a_mapping_file(tmp_path) -> N
     )
     spec = load_mapping(path).blocks[0].columns["lead_type"]
     assert spec.map == {"yes": "hand_raiser", "no": "informational", "on": "transactional"}
+
+
+def test_a_deal_without_contacts_is_counted_not_dropped(tmp_path) -> None:
+    export = Path(shutil.copytree(FIXTURES / "hubspot_labels", tmp_path / "export"))
+    deals = next(export.glob("*deals*"))
+    deals.write_text(
+        deals.read_text() + "9003,Orphan,Closed Won,2024-03-01 10:00,,,2024-04-02 10:00,\n"
+    )
+    report = import_export(export, load_mapping("hubspot"), tmp_path / "out")
+    deal_block = tally(report, "stage_changes", "deals")
+    reason = "missing lead_id (deals.associated_contact_ids, Associated Contact IDs)"
+    assert deal_block.skipped[reason] == [1, "row 2: None"]
