@@ -30,6 +30,24 @@ def progress(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _setting(name: str, variable: str) -> str:
+    """What --help shows as the default of an option that falls back to a setting: the built-in
+    value and the variable that changes it (the environment is read when a command runs)."""
+    return f"{Settings.model_fields[name].default}, or ${variable}"
+
+
+def _under_data(folder: str) -> str:
+    default = Settings.model_fields["data_dir"].default / folder
+    return f"{default}, or {folder}/ in $LEADSCORE_DATA_DIR"
+
+
+_SEED = _setting("seed", "LEADSCORE_SEED")
+_RAW = _under_data("raw")
+_RULES = "the shipped models/hand_set_rules.yaml, or $LEADSCORE_RULES_PATH"
+_DATA_HELP = "Folder of the three tables (leads, touches, stage_changes)."
+_RULES_HELP = "Hand-set rules file."
+
+
 def _configure_tracking(settings: Settings) -> None:
     """Point MLflow at the configured store before any job logs to it."""
     from training import tracking
@@ -47,8 +65,10 @@ def emit_json(value: object) -> None:
 @app.command()
 def generate(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
-    out: Annotated[Path | None, typer.Option(help="Folder for the tables [data_dir/raw].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the tables.", show_default=_under_data("raw"))
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     start: Annotated[datetime, typer.Option(help="First lead's earliest creation day.")] = datetime(
         2024, 1, 1
     ),
@@ -77,15 +97,22 @@ def generate(
 
 @app.command("features")
 def build_features_command(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for training sets [data_dir/features].")
+        Path | None,
+        typer.Option(help="Folder for training sets.", show_default=_under_data("features")),
     ] = None,
-    horizon_days: Annotated[int | None, typer.Option(min=1, help="Conversion horizon [90]")] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Conversion horizon in days.",
+            show_default=_setting("horizon_days", "LEADSCORE_HORIZON_DAYS"),
+        ),
+    ] = None,
     data_end: Annotated[
-        datetime | None, typer.Option(help="When the data ends [latest timestamp in it].")
+        datetime | None,
+        typer.Option(help="When the data ends.", show_default="the latest timestamp in it"),
     ] = None,
 ) -> None:
     """Build the point-in-time training sets mql_to_sql and sql_to_won and their manifests."""
@@ -115,35 +142,48 @@ def build_features_command(
 
 @app.command()
 def train(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
-    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
+    rules: Annotated[Path | None, typer.Option(help=_RULES_HELP, show_default=_RULES)] = None,
     promote: Annotated[
         bool | None,
         typer.Option(
             "--promote/--no-promote",
-            help="Force or forbid making the new version champion [gate decides].",
+            help="Force or forbid making the new version champion.",
+            show_default="the champion gate decides",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the test metrics as one JSON object.")
     ] = False,
     table: Annotated[
         Path | None,
-        typer.Option(help="Train from a flat CRM export (one row per lead) instead of history."),
+        typer.Option(
+            help="Train from a flat CRM export (one row per lead) instead of history.",
+            show_default="none: train from the history in --data",
+        ),
     ] = None,
-    label: Annotated[str | None, typer.Option(help="--table: the converted-or-not column.")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(help="--table: the converted-or-not column.", show_default="none: required"),
+    ] = None,
     id_column: Annotated[
-        str | None, typer.Option("--id", help="--table: the lead id column.")
+        str | None, typer.Option("--id", help="--table: the lead id column.", show_default="none")
     ] = None,
     time_column: Annotated[
-        str | None, typer.Option("--time", help="--table: time column for a time-based split.")
+        str | None,
+        typer.Option(
+            "--time",
+            help="--table: time column for a time-based split.",
+            show_default="none: a random split",
+        ),
     ] = None,
     allow_leaky: Annotated[
         list[str] | None,
-        typer.Option(help="--table: use this column although it looks like the outcome."),
+        typer.Option(
+            help="--table: use this column although it looks like the outcome.",
+            show_default="none",
+        ),
     ] = None,
 ) -> None:
     """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models.
@@ -228,22 +268,24 @@ def _train_from_table(
 
 @app.command()
 def weights(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
-    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
+    rules: Annotated[Path | None, typer.Option(help=_RULES_HELP, show_default=_RULES)] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the report [data_dir/weights].")
+        Path | None,
+        typer.Option(help="Folder for the report.", show_default=_under_data("weights")),
     ] = None,
     transition: Annotated[str, typer.Option(help="mql_to_sql or sql_to_won.")] = "mql_to_sql",
     capacity: Annotated[
         float | None,
-        typer.Option(help="Leads sales can take a month [as many as the threshold passes]."),
+        typer.Option(
+            help="Leads sales can take a month.",
+            show_default="as many as the hand-set threshold passed a month",
+        ),
     ] = None,
     bootstrap: Annotated[
         int, typer.Option(min=0, max=2000, help="Resamples for the intervals.")
     ] = 200,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the comparison as one JSON object.")
     ] = False,
