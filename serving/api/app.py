@@ -212,18 +212,11 @@ def app_from_environment() -> FastAPI:
     return create_app(get_settings(), server_worker=True)
 
 
-def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
-    """Serve the API with uvicorn until stopped.
-
-    Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the CLI
-    exits 1 with "train first"). With several workers (``serving.runtime.workers``: the supervisor
-    listens and deals connections out to them) each process loads its own copy and ``/metrics`` adds
-    up all of them. uvloop and httptools (``uvicorn[standard]``) instead of asyncio's loop and h11:
-    less time per request in the event loop, which the scoring thread shares.
-    """
-    settings = get_settings()
-    load_for(settings)
-    options: dict[str, Any] = {
+def uvicorn_options(*, host: str, port: int, access_log: bool = True) -> dict[str, Any]:
+    """``uvicorn.Config``'s keywords for the API: each worker builds the app from the environment
+    (``app_from_environment``); uvloop and httptools (``uvicorn[standard]``) instead of asyncio's
+    loop and h11: less time per request in the event loop, which the scoring thread shares."""
+    return {
         "app": "serving.api.app:app_from_environment",
         "factory": True,
         "host": host,
@@ -233,6 +226,19 @@ def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = Tru
         "access_log": access_log,
         "log_level": "info",
     }
+
+
+def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
+    """Serve the API with uvicorn until stopped.
+
+    Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the CLI
+    exits 1 with "train first"). With several workers (``serving.runtime.workers``: the supervisor
+    listens and deals connections out to them) each process loads its own copy and ``/metrics`` adds
+    up all of them (``uvicorn_options`` has the server's settings).
+    """
+    settings = get_settings()
+    load_for(settings)
+    options = uvicorn_options(host=host, port=port, access_log=access_log)
     if workers == 1:
         uvicorn.run(**options)
         return
