@@ -15,8 +15,10 @@ import pytest
 
 import serving.api.app
 from core.errors import WorkersFailingError
+from core.settings import get_settings
 from serving.runtime.workers import serve_workers
-from tests.serving.servers import free_port, start_server, wait_ready
+from serving.scoring.generation import SharedGeneration
+from tests.serving.servers import free_port, server_env, start_server, wait_ready
 
 
 def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
@@ -33,14 +35,38 @@ def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
         server.wait(timeout=20)
 
 
-def test_run_server_uses_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch):
-    options = {}
-    monkeypatch.setattr(serving.api.app, "load_for", lambda settings: None)
-    monkeypatch.setattr(
-        serving.api.app.uvicorn, "run", lambda app, **kwargs: options.update(kwargs)
-    )
-    serving.api.app.run_server(host="127.0.0.1", port=0)
-    assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+def test_run_server_uses_uvloop_and_httptools_and_hands_workers_a_shared_folder(
+    registry, monkeypatch: pytest.MonkeyPatch
+):
+    for variable, value in server_env(registry).items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("LEADSCORE_RUNTIME_DIR", raising=False)
+    seen = {}
+
+    def run(app, **options):  # what a worker sees when uvicorn builds its app
+        folder = get_settings().runtime_dir
+        shared = SharedGeneration(folder)
+        seen.update(options, folder=folder, mode=folder.stat().st_mode & 0o777)
+        seen.update(generation=shared.read(), counter=shared.counter())
+        shared.close()
+
+    monkeypatch.setattr(serving.api.app.uvicorn, "run", run)
+    get_settings.cache_clear()
+    try:
+        serving.api.app.run_server(host="127.0.0.1", port=0)
+    finally:
+        get_settings.cache_clear()
+    assert (seen["loop"], seen["http"]) == ("uvloop", "httptools")
+    generation = seen["generation"]
+    assert generation.number == seen["counter"] == 1  # the models run_server checked
+    assert {t: p.version for t, p in generation.models.items()} == {
+        "mql_to_sql": "1",
+        "sql_to_won": "1",
+    }
+    assert seen["mode"] == 0o700  # the bundles are this user's
+    assert not seen["folder"].exists()  # removed when the server stops
+    assert "LEADSCORE_RUNTIME_DIR" not in os.environ
 
 
 def _sockets_on(port: int, state: str) -> set[str]:
