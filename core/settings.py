@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         ``rows_of``).
     compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
         or under ``XDG_CACHE_HOME``).
+    runtime_dir: the folder the workers of one server share (the reload generation, what each
+        worker serves); ``leadscore serve`` makes a fresh one and hands it to its workers in
+        ``LEADSCORE_RUNTIME_DIR``, not set by hand. None: the app reloads itself alone.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
@@ -62,6 +65,7 @@ class Settings(BaseSettings):
     reasons_per_direction: int = Field(default=3, ge=0, le=20)
     compiled_trees: bool = True
     compiled_trees_dir: Path | None = None
+    runtime_dir: Path | None = None
 
     @field_validator("api_key")
     @classmethod
