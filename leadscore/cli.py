@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from core.errors import LeadscoreError
+from core.errors import InputError, LeadscoreError
 from core.jsonable import json_ready
 from core.paths import output_folder
 from core.settings import Settings, get_settings
@@ -23,6 +23,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Learned lead-conversion probabilities next to hand-set scores.",
 )
+
+
+DayFirst = Annotated[
+    bool | None,
+    typer.Option(
+        "--dayfirst/--monthfirst",
+        help="Read dates like 02/01/2023 day-first or month-first where a column's values "
+        "do not prove it [refuse such columns].",
+    ),
+]
+
+
+def _convention(dayfirst: bool | None) -> str | None:
+    return None if dayfirst is None else "dayfirst" if dayfirst else "monthfirst"
 
 
 def progress(message: str) -> None:
@@ -73,11 +87,23 @@ def generate(
         2024, 1, 1
     ),
     days: Annotated[int, typer.Option(min=30, help="Length of the simulated period.")] = 730,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="contract (the three tables), or as a CRM exports it: salesforce, hubspot, "
+            "hubspot-labels, fivetran, fivetran-duckdb.",
+        ),
+    ] = "contract",
 ) -> None:
-    """Simulate a B2B lead history (leads, touches, stage changes) plus its truth file."""
+    """Simulate a B2B lead history (leads, touches, stage changes) plus its truth file, or
+    write it as a CRM export (``leadscore import`` reads it back)."""
+    from features.exporting.formats import FORMATS, write_export
     from features.io import write_simulation
     from features.simulate import simulate
 
+    if fmt != "contract" and fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: use contract or one of {', '.join(FORMATS)}")
     settings = get_settings()
     out = output_folder(out or settings.data_dir / "raw")  # before minutes of simulating
     sim = simulate(
@@ -87,6 +113,10 @@ def generate(
         days=days,
         progress=progress,
     )
+    if fmt != "contract":
+        written = write_export(sim.history, out, fmt, seed=settings.seed if seed is None else seed)
+        typer.echo(f"wrote {len(sim.history.leads):,} leads as a {fmt} export to {written}")
+        return
     write_simulation(sim, out)
     h = sim.history
     typer.echo(
@@ -185,6 +215,11 @@ def train(
             show_default="none",
         ),
     ] = None,
+    dayfirst: DayFirst = None,
+    drop_suspects: Annotated[
+        bool,
+        typer.Option(help="--table: leave out columns that nearly give the label away."),
+    ] = False,
 ) -> None:
     """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models.
 
@@ -192,11 +227,20 @@ def train(
     label unless allowed."""
     if table is not None:
         _train_from_table(
-            table, label, id_column, time_column, allow_leaky or [], seed, promote, json_output
+            table,
+            label,
+            id_column,
+            time_column,
+            allow_leaky or [],
+            seed,
+            promote,
+            json_output,
+            _convention(dayfirst),
+            drop_suspects,
         )
         return
     from features.build import build_training_sets
-    from features.io import read_lead_history, read_truth
+    from features.io import read_import_report, read_lead_history, read_truth
     from training.rules import default_rules_path, load_rules
     from training.run import split_for_training, train_transition
     from training.summary import comparison_table
@@ -214,6 +258,9 @@ def train(
         split_for_training(training_set)
     _configure_tracking(settings)
     truth = read_truth(data)
+    imported = read_import_report(data)
+    for field in (imported or {}).get("leaky_fields", []):
+        progress(f"import: {field['table']}.{field['column']} [{field['action']}]")
     results = [
         train_transition(
             training_set,
@@ -223,6 +270,7 @@ def train(
             seed=settings.seed if seed is None else seed,
             promote=promote,
             progress=progress,
+            import_report=imported,
         )
         for training_set in sets.values()
     ]
@@ -241,8 +289,9 @@ def _train_from_table(
     seed: int | None,
     promote: bool | None,
     json_output: bool,
+    dates: str | None = None,
+    drop_suspects: bool = False,
 ) -> None:
-    from core.errors import InputError
     from training.flat.run import check_table, train_checked
     from training.flat.summary import flat_json, flat_summary
 
@@ -257,6 +306,8 @@ def _train_from_table(
         time_column=time_column,
         allow_leaky=allow_leaky,
         seed=seed,
+        dates=dates,
+        drop_suspects=drop_suspects,
     )
     _configure_tracking(settings)  # only now: a bad file fails before the store says anything
     result = train_checked(inputs, seed=seed, promote=promote, progress=progress)
@@ -264,6 +315,48 @@ def _train_from_table(
         emit_json(flat_json(result))
     else:
         typer.echo(flat_summary(result))
+
+
+@app.command("import")
+def import_command(
+    source: Annotated[
+        Path | None, typer.Argument(help="The export: a folder of CSV/Parquet files, or DuckDB.")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="salesforce, hubspot, fivetran, or a mapping file (.yaml)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the three tables [data_dir/raw].")
+    ] = None,
+    dayfirst: DayFirst = None,
+    show_preset: Annotated[
+        str | None, typer.Option(help="Print a preset's mapping (to copy and edit) and stop.")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the import report as one JSON object.")
+    ] = False,
+) -> None:
+    """Turn a CRM export into leads, touches and stage changes (Parquet) plus an import report:
+    rows in and out, every skip with its reason, date formats, stage coverage, leaky fields."""
+    from features.importing.parse import load_mapping, preset_text
+    from features.importing.run import import_export
+
+    if show_preset is not None:
+        typer.echo(preset_text(show_preset), nl=False)
+        return
+    if source is None or fmt is None:
+        raise InputError(
+            "import needs the export and --format (salesforce, hubspot, fivetran or a mapping file)"
+        )
+    mapping = load_mapping(fmt)
+    out = out or get_settings().data_dir / "raw"  # made once the export is found
+    report = import_export(source, mapping, out, dates=_convention(dayfirst), progress=progress)
+    if json_output:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(report.text())
+        progress(f"next: leadscore features --data {out}  (or leadscore train --data {out})")
 
 
 @app.command()
@@ -341,7 +434,7 @@ def demo(
 ) -> None:
     """The main job end to end on embedded defaults: simulate, build training sets, train and
     compare both models with the hand-set rules, log and register them in MLflow."""
-    generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730)
+    generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730, fmt="contract")
     build_features_command(data=None, out=None, horizon_days=None, data_end=None)
     train(
         data=None,
@@ -354,6 +447,8 @@ def demo(
         id_column=None,
         time_column=None,
         allow_leaky=None,
+        dayfirst=None,
+        drop_suspects=False,
     )
 
 
