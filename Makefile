@@ -43,4 +43,4 @@ bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 	$(BIN)/python benchmarks/serving.py
 
 clean:  ## remove generated data and stores (keeps .venv)
-	rm -rf data mlruns mlartifacts mlflow.db reports
+	rm -rf data mlruns mlartifacts mlflow.db scored_leads.db reports

@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import LeadscoreError
-from core.settings import Settings, get_settings, trees_cache_of
+from core.settings import Settings, get_settings, score_store_of, trees_cache_of
 from serving.api import routes
 from serving.api.body_limit import BodyLimit
 from serving.api.deps import require_api_key
@@ -41,6 +41,7 @@ from serving.encode.json_writer import json_answer_writer
 from serving.encode.rows import rows_of
 from serving.runtime.metrics import MetricsMiddleware, ServiceMetrics
 from serving.runtime.process_memory import freeze_loaded_objects, keep_freed_memory
+from serving.runtime.recorder import ScoreRecorder
 from serving.runtime.workers import serve_workers
 from serving.schemas.responses import ErrorOut
 from serving.scoring.batching import Job, ScoringQueue
@@ -131,6 +132,11 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     """
     slot = ModelSlot(partial(load_for, settings))
     metrics = ServiceMetrics()
+    store = score_store_of(settings)
+    metrics.watch_monitor(store)
+    recorder = ScoreRecorder(store, metrics.score_records) if settings.record_scores else None
+    if recorder is not None:  # every scoring pass, single leads and batches, is recorded
+        metrics.listeners.append(recorder.record)
 
     def run_pass(jobs: Sequence[Job]) -> list[dict]:
         models = slot.current  # one snapshot per pass; a reload swaps it for the next pass
@@ -158,6 +164,8 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
         metrics.show_models(
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
+        if recorder is not None:
+            recorder.start()
         log.info(
             "serving %s; batches: JSON read by %s, times and words by %s, answered by %s",
             ", ".join(
@@ -169,6 +177,8 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
             "rows_of" if app.state.json_writer is None else "compiled C",
         )
         yield
+        if recorder is not None:
+            recorder.close()  # what is pending is written before the process ends
 
     app = FastAPI(
         title="leadscore",
