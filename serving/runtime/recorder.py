@@ -13,9 +13,9 @@ rather than held without bound.
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,22 +45,26 @@ class _Pass:
     features: dict[str, Any]
 
 
-def _plain(value: Any) -> Any:
-    """A feature value as JSON holds it: a finite number, text, or None."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, str):
-        return value
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _feature_values(column: Any) -> list[Any]:
-    """One feature column as JSON-ready values (numbers as floats, categories as text)."""
+    """One feature column as JSON-ready values: finite floats, text, None for missing. On
+    whole arrays (no Python call per value): the writer's time is taken from scoring too."""
     if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
-        values = column.astype(np.float64)
-        return [v if math.isfinite(v) else None for v in values.tolist()]
-    return [_plain(v) for v in np.asarray(column, dtype=object).tolist()]
+        numbers = column.astype(np.float64)
+        values = numbers.astype(object)
+        values[~np.isfinite(numbers)] = None
+        return values.tolist()
+    values = np.asarray(column, dtype=object)
+    values[pd.isna(values)] = None
+    return values.tolist()
+
+
+def _iso(times: Sequence[Any]) -> list[str]:
+    """Times as the store's text; aware datetimes (as the scorer has them) through their POSIX
+    timestamps, a fifth of the time of formatting each (float64 holds them to 0.2 µs)."""
+    if all(isinstance(t, datetime) and t.tzinfo is not None for t in times):
+        micros = np.round(np.array([t.timestamp() for t in times]) * 1e6).astype(np.int64)
+        return np.datetime_as_string(micros.astype("datetime64[us]"), unit="us").tolist()
+    return iso_times(list(times))
 
 
 def rows_of(done: _Pass) -> dict[str, list[Any]]:
@@ -69,24 +73,27 @@ def rows_of(done: _Pass) -> dict[str, list[Any]]:
     n = len(scored)
     rows: dict[str, list[Any]] = {
         "lead_id": [str(lead_id) for lead_id in scored.lead_ids],
-        "as_of": iso_times(list(scored.as_of)),
-        "scored_at": iso_times([done.scored_at]) * n,
+        "as_of": _iso(scored.as_of),
+        "scored_at": _iso([done.scored_at]) * n,
         "endpoint": [done.endpoint] * n,
         "stage": list(scored.stage),
     }
     for transition, scores in scored.transitions.items():
-        probability = scores.probability.tolist()
+        probability = scores.probability.astype(object)
+        probability[np.isnan(scores.probability)] = None
         rows[f"{transition}_status"] = [status for status, _, _ in scores.parts]
-        rows[f"{transition}_probability"] = [p if math.isfinite(p) else None for p in probability]
+        rows[f"{transition}_probability"] = probability.tolist()
         rows[f"{transition}_version"] = [scores.served.version] * n
     points = np.asarray(scored.hand_set_points, dtype=np.float64)
     rows["hand_set_points"] = points.tolist()
     rows["passes_threshold"] = (points >= scored.threshold).astype(int).tolist()
-    values = {name: _feature_values(column) for name, column in done.features.items()}
-    rows["features"] = [
-        orjson.dumps({name: column[i] for name, column in values.items()}).decode()
-        for i in range(n)
-    ]
+    names = tuple(done.features)
+    columns = [_feature_values(column) for column in done.features.values()]
+    rows["feature_names"] = [names] * n
+    if columns:
+        rows["features"] = [orjson.dumps(values).decode() for values in zip(*columns, strict=True)]
+    else:
+        rows["features"] = ["[]"] * n
     for column in COLUMNS:  # a transition the models lack: its columns empty
         rows.setdefault(column, [None] * n)
     return rows

@@ -12,14 +12,22 @@ from fastapi.testclient import TestClient
 
 from serving.api.app import create_app
 from serving.runtime.metrics import ServiceMetrics
+from serving.scoring.scorer import HOT_LIFT
+from training import profile
 from training.monitoring.store import ScoreWriter
 from training.profile import monitored_features
 
 
 def _rows(path) -> list[dict]:
+    """The recorded rows, each with its features as a dict."""
     with sqlite3.connect(path) as connection:
         connection.row_factory = sqlite3.Row
-        return [dict(r) for r in connection.execute("SELECT * FROM scored_leads ORDER BY id")]
+        rows = [dict(r) for r in connection.execute("SELECT * FROM scored_leads ORDER BY id")]
+        sets = dict(connection.execute("SELECT id, names FROM feature_sets").fetchall())
+    for row in rows:
+        names = json.loads(sets[row["feature_set"]])
+        row["features"] = dict(zip(names, json.loads(row["features"]), strict=True))
+    return rows
 
 
 @pytest.fixture
@@ -55,10 +63,10 @@ def test_single_and_batch_scores_are_recorded_as_answered(
                 )
         assert row["hand_set_points"] == pytest.approx(answer["hand_set"]["points"], abs=1e-6)
         assert bool(row["passes_threshold"]) is answer["hand_set"]["passes_threshold"]
-        assert list(json.loads(row["features"])) == watched
+        assert list(row["features"]) == watched
     sent = {str(lead["lead"]["lead_id"]): lead["lead"] for lead in [lead_request, *real_leads]}
     for row in rows:  # the recorded attribute is the one the lead was sent with
-        assert json.loads(row["features"])["source"] == sent[row["lead_id"]].get("source")
+        assert row["features"]["source"] == sent[row["lead_id"]].get("source")
     assert 'leadscore_score_records_total{outcome="written"} 13.0' in (
         metrics.exposition().decode()
     )
@@ -125,3 +133,7 @@ def test_the_latest_monitor_run_shows_as_gauges(tmp_path):
 
     assert value("leadscore_monitor_calibration_gap{") == pytest.approx(-0.06)
     assert value("leadscore_monitor_last_run_timestamp_seconds ") == 1_748_844_000
+
+
+def test_the_monitor_watches_the_hot_tier_the_api_gives():
+    assert profile.HOT_LIFT == HOT_LIFT

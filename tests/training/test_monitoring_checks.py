@@ -143,7 +143,8 @@ def _scores(rows: list[tuple]) -> pd.DataFrame:
             "mql_to_sql_version": "3",
             "hand_set_points": 40.0,
             "passes_threshold": 1,
-            "features": json.dumps({"source": "web"}),
+            "feature_names": json.dumps(["source"]),
+            "features": json.dumps(["web"]),
         }
     )
 

@@ -28,7 +28,8 @@ def _rows(lead_ids: list[str], times: list[str]) -> dict[str, list]:
         mql_to_sql_probability=[0.25] * n,
         hand_set_points=[12.5] * n,
         passes_threshold=[0] * n,
-        features=['{"source": "web"}'] * n,
+        feature_names=[("source", "company_size")] * n,
+        features=['["web", 120.0]'] * n,
     )
     return rows
 
@@ -48,6 +49,8 @@ def test_scores_of_a_period_come_back_with_earlier_scores_of_the_same_leads(tmp_
     assert found["lead_id"].tolist() == ["a", "a", "b"]  # c: at until, outside
     assert found["as_of"].iloc[0] == pd.Timestamp("2025-01-05 10:00")
     assert found["mql_to_sql_probability"].tolist() == [0.25] * 3
+    assert found["features"].tolist() == ['["web", 120.0]'] * 3
+    assert found["feature_names"].tolist() == ['["source", "company_size"]'] * 3
     assert count_scores(path) == (4, "2025-01-05T10:00:00.000000", "2025-03-09T00:00:00.000000")
 
 

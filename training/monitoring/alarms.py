@@ -126,7 +126,7 @@ def auc_alarms(transition: str, cohort: Mapping[str, Any], reference_auc: float)
 def inflation_alarms(transition: str, shares: pd.DataFrame, week: pd.Timestamp) -> list[Alarm]:
     """More leads cross a threshold in ``week`` than it was set for: beyond the sales capacity
     when one is given; else over the test data's share by ``INFLATION_MARGIN`` and beyond
-    chance."""
+    chance (two samples: the week's leads and the test rows the share was measured on)."""
     alarms = []
     for row in shares[shares["week"] == week].itertuples():
         if row.rows < MIN_WEEK_ROWS:
@@ -134,8 +134,9 @@ def inflation_alarms(transition: str, shares: pd.DataFrame, week: pd.Timestamp) 
         if row.capacity_source == "sales capacity":
             fired = row.share > row.capacity_share
         else:
-            spread = math.sqrt(row.rows * row.capacity_share * (1 - row.capacity_share))
-            z = (row.above - row.rows * row.capacity_share) / spread if spread > 0 else 0.0
+            p = row.capacity_share
+            spread = math.sqrt(p * (1 - p) * (1 / row.rows + 1 / max(row.reference_rows, 1)))
+            z = (row.share - p) / spread if spread > 0 else 0.0
             fired = row.share > row.capacity_share * (1 + INFLATION_MARGIN) and z > norm.isf(ALPHA)
         if fired:
             alarms.append(

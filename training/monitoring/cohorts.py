@@ -46,10 +46,17 @@ def week_of(as_of: pd.Series, until: pd.Timestamp) -> pd.Series:
     return until - (weeks_back + 1) * WEEK
 
 
-def _features(json_text: pd.Series) -> pd.DataFrame:
-    """The recorded features' values as columns (absent where a row did not record one)."""
-    records = [json.loads(text) if isinstance(text, str) and text else {} for text in json_text]
-    return pd.DataFrame.from_records(records, index=json_text.index)
+def _features(values: pd.Series, names: pd.Series) -> pd.DataFrame:
+    """The recorded features' values as columns, by the names of each row's feature set (a
+    column is absent where no row recorded it)."""
+    parts = []
+    for text, rows in values.groupby(names.fillna("[]"), sort=False):
+        columns = json.loads(text)
+        records = [
+            json.loads(v) if isinstance(v, str) and v else [None] * len(columns) for v in rows
+        ]
+        parts.append(pd.DataFrame(records, columns=columns, index=rows.index))
+    return pd.concat(parts).reindex(values.index) if parts else pd.DataFrame(index=values.index)
 
 
 def population(
@@ -89,7 +96,7 @@ def population(
             "version": first[f"{transition}_version"].fillna("").astype(str).to_numpy(),
         }
     )
-    features = _features(first["features"]).reset_index(drop=True)
+    features = _features(first["features"], first["feature_names"]).reset_index(drop=True)
     frame = pd.concat([frame, features.drop(columns=frame.columns, errors="ignore")], axis=1)
     return Population(frame=frame, set_aside=set_aside)
 

@@ -35,18 +35,22 @@ def weekly_shares(
     capacity_per_week: float | None,
 ) -> pd.DataFrame:
     """Per week and threshold: rows, above, share, capacity_share (the share sales can take:
-    ``capacity_per_week`` over the week's leads, else the reference share) and
-    capacity_source ("sales capacity" or "test data")."""
+    ``capacity_per_week`` over the week's leads, else the reference share), capacity_source
+    ("sales capacity" or "test data") and reference_rows (the test rows that share was
+    measured on; 0 for a sales capacity, which is exact)."""
     out = []
     for threshold in THRESHOLDS[transition]:
         crossing = above(frame, threshold, reference)
         reference_share = reference["thresholds"][threshold]["share"]
+        reference_rows = reference["thresholds"][threshold]["rows"]
         for week, at in frame.groupby("week", sort=True).indices.items():
             rows, count = len(at), int(crossing[at].sum())
             if capacity_per_week is not None:
                 capacity_share, source = min(1.0, capacity_per_week / rows), "sales capacity"
+                measured_on = 0
             else:
                 capacity_share, source = reference_share, "test data"
+                measured_on = reference_rows
             out.append(
                 {
                     "week": week,
@@ -56,7 +60,17 @@ def weekly_shares(
                     "share": count / rows,
                     "capacity_share": capacity_share,
                     "capacity_source": source,
+                    "reference_rows": measured_on,
                 }
             )
-    columns = ["week", "threshold", "rows", "above", "share", "capacity_share", "capacity_source"]
+    columns = [
+        "week",
+        "threshold",
+        "rows",
+        "above",
+        "share",
+        "capacity_share",
+        "capacity_source",
+        "reference_rows",
+    ]
     return pd.DataFrame(out, columns=columns).sort_values(["week", "threshold"], ignore_index=True)

@@ -8,7 +8,10 @@ readable by any tool. Two tables:
   (the moment scored, which outcomes are counted from) and ``scored_at`` (the wall clock), both
   ISO 8601 UTC; the endpoint; the lead's stage; per transition its status, probability and
   model version; the hand-set points and whether they pass the threshold; ``features``, a JSON
-  object of the watched features' values (``training.profile.monitored_features``).
+  array of the watched features' values (``training.profile.monitored_features``), named by
+  its ``feature_set``.
+- ``feature_sets``: the names of each set of watched features, once (a JSON array): the values
+  of a row without their names are a third of the bytes to write.
 - ``monitor_runs``: each ``leadscore monitor`` run's summary as JSON, newest last; the API's
   ``/metrics`` shows the latest as gauges.
 
@@ -40,6 +43,7 @@ COLUMNS: tuple[str, ...] = (
     *(f"{t}_{part}" for t in TRANSITIONS for part in PER_TRANSITION),
     "hand_set_points",
     "passes_threshold",
+    "feature_names",
     "features",
 )
 
@@ -47,16 +51,17 @@ COLUMNS: tuple[str, ...] = (
 def _sql_type(column: str) -> str:
     if column.endswith(("_probability", "_points")):
         return "REAL"
-    return "INTEGER" if column == "passes_threshold" else "TEXT"
+    return "INTEGER" if column in ("passes_threshold", "feature_set") else "TEXT"
 
 
+_STORED = tuple("feature_set" if c == "feature_names" else c for c in COLUMNS)
 _SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS feature_sets (id INTEGER PRIMARY KEY, names TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS scored_leads (
     id INTEGER PRIMARY KEY,
-    {", ".join(f"{column} {_sql_type(column)}" for column in COLUMNS)}
+    {", ".join(f"{column} {_sql_type(column)}" for column in _STORED)}
 );
 CREATE INDEX IF NOT EXISTS scored_leads_as_of ON scored_leads (as_of);
-CREATE INDEX IF NOT EXISTS scored_leads_lead ON scored_leads (lead_id);
 CREATE TABLE IF NOT EXISTS monitor_runs (
     id INTEGER PRIMARY KEY,
     ran_at TEXT NOT NULL,
@@ -78,6 +83,9 @@ def iso_times(values: Sequence[Any]) -> list[str]:
 def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
     connection.execute("PRAGMA journal_mode=WAL")
+    # with the write-ahead log this never corrupts the file; a power cut may lose the last
+    # second of records, which is no reason to wait for the disk at every write
+    connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(_SCHEMA)
     return connection
 
@@ -99,18 +107,36 @@ class ScoreWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connection = _connect(self.path)
+        self._sets: dict[tuple[str, ...], int] = {}
+
+    def _set_of(self, names: tuple[str, ...]) -> int:
+        """The id of a set of feature names, added the first time it is seen."""
+        found = self._sets.get(names)
+        if found is None:
+            text = json.dumps(list(names))
+            self._connection.execute(
+                "INSERT OR IGNORE INTO feature_sets (names) VALUES (?)", (text,)
+            )
+            (found,) = self._connection.execute(
+                "SELECT id FROM feature_sets WHERE names = ?", (text,)
+            ).fetchone()
+            self._sets[names] = found
+        return found
 
     def append(self, rows: Mapping[str, Sequence[Any]]) -> int:
         """Write one row per lead from columns named as ``COLUMNS`` (all of the same length;
-        ``as_of`` and ``scored_at`` as ISO text, ``features`` as JSON text); returns the rows."""
+        ``as_of`` and ``scored_at`` as ISO text, ``feature_names`` a tuple of names per row and
+        ``features`` the JSON array of their values); returns the rows written."""
         missing = [c for c in COLUMNS if c not in rows]
         if missing:
             raise ValueError(f"score rows lack columns {missing}")
-        records = list(zip(*(rows[c] for c in COLUMNS), strict=True))
         with self._connection:  # one transaction
+            sets = [self._set_of(tuple(names)) for names in rows["feature_names"]]
+            columns = [sets if c == "feature_set" else rows[c] for c in _STORED]
+            records = list(zip(*columns, strict=True))
             self._connection.executemany(
-                f"INSERT INTO scored_leads ({', '.join(COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(COLUMNS))})",
+                f"INSERT INTO scored_leads ({', '.join(_STORED)}) "
+                f"VALUES ({', '.join('?' * len(_STORED))})",
                 records,
             )
         return len(records)
@@ -131,15 +157,20 @@ class ScoreWriter:
 def read_scores(path: Path, *, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
     """Every recorded score of the leads scored at an ``as_of`` in [since, until), including
     their earlier scores (so a lead's first score can be found); ``as_of`` and ``scored_at``
-    as naive UTC timestamps, ``features`` still JSON text. Empty when there is no store."""
+    as naive UTC timestamps, ``features`` and ``feature_names`` as JSON arrays. Empty when
+    there is no store."""
     connection = _read_only(path)
     if connection is None:
         return pd.DataFrame(columns=["id", *COLUMNS])
     low, high = iso_times([since, until])
+    selected = ", ".join(
+        "f.names AS feature_names" if c == "feature_names" else f"s.{c}" for c in COLUMNS
+    )
     query = (
-        f"SELECT id, {', '.join(COLUMNS)} FROM scored_leads WHERE as_of < :until AND lead_id IN "
+        f"SELECT s.id, {selected} FROM scored_leads s LEFT JOIN feature_sets f "
+        "ON s.feature_set = f.id WHERE s.as_of < :until AND s.lead_id IN "
         "(SELECT lead_id FROM scored_leads WHERE as_of >= :since AND as_of < :until) "
-        "ORDER BY as_of, id"
+        "ORDER BY s.as_of, s.id"
     )
     with closing(connection):
         frame = pd.read_sql_query(query, connection, params={"since": low, "until": high})
