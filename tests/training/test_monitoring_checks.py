@@ -128,6 +128,29 @@ def test_a_week_of_too_few_leads_is_shown_but_not_judged():
     assert alarms.psi_alarms("mql_to_sql", table, UNTIL - WEEK) == []
 
 
+def test_an_act_value_chance_alone_explains_is_no_alarm():
+    """PSI 0.28 on a column of 12 bins: noise on a week of 100 leads, a shift on 2,000."""
+    table = pd.DataFrame(
+        [
+            {
+                "week": week,
+                "column": "country",
+                "kind": "feature",
+                "rows": rows,
+                "psi": 0.28,
+                "band": "act",
+                "judged": True,
+                "bins": 12,
+                "reference_rows": 30_000,
+            }
+            for week, rows in ((UNTIL - 2 * WEEK, 100), (UNTIL - WEEK, 2_000))
+        ]
+    )
+    assert alarms.psi_alarms("mql_to_sql", table, UNTIL - 2 * WEEK) == []
+    assert [a.subject for a in alarms.psi_alarms("mql_to_sql", table, UNTIL - WEEK)] == ["country"]
+    assert alarms.psi_chance(100, 30_000, 12, 1) > 0.28 > alarms.psi_chance(2_000, 30_000, 12, 1)
+
+
 # --- who counts as scored -----------------------------------------------------------------
 
 

@@ -4,7 +4,10 @@ shift that persists therefore alarms every week until it is dealt with, and one 
 alarms once, not in every later run that still shows it.
 
 The limits trade missed shifts against false alarms. Stability uses the usual bands (act above
-0.25) on weeks of at least ``psi.MIN_WEEK_ROWS`` leads. The statistical checks hold the chance
+0.25) on weeks of at least ``psi.MIN_WEEK_ROWS`` leads, and asks that chance alone could not
+explain the value: for a column of many bins a small week scatters widely (the sampled PSI
+times the effective rows is about chi-squared with bins - 1 degrees of freedom). The
+statistical checks hold the chance
 that a clean week raises an alarm at ``ALPHA`` per check (Bonferroni across the segments of
 the calibration check) and also ask for a difference large enough to matter (``MIN_GAP``,
 ``AUC_DROP``, ``INFLATION_MARGIN``), so a large cohort does not alarm on a trivial difference.
@@ -18,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from training.monitoring.psi import ACT, MIN_WEEK_ROWS
 
@@ -52,22 +55,34 @@ def _day(week: pd.Timestamp) -> str:
     return pd.Timestamp(week).date().isoformat()
 
 
+def psi_chance(rows: int, reference_rows: int, bins: int, tests: int) -> float:
+    """The PSI chance alone exceeds with probability ``ALPHA`` / ``tests``, for a week of
+    ``rows`` against a reference of ``reference_rows`` in ``bins`` bins."""
+    effective = 1 / (1 / max(rows, 1) + 1 / max(reference_rows, 1))
+    return float(chi2.isf(ALPHA / max(tests, 1), max(bins - 1, 1)) / effective)
+
+
 def psi_alarms(transition: str, table: pd.DataFrame, week: pd.Timestamp) -> list[Alarm]:
-    """A column whose PSI in ``week`` is in the act band, if the week had enough leads."""
-    latest = table[(table["week"] == week) & table["judged"] & (table["psi"] > ACT)]
-    return [
-        Alarm(
-            transition,
-            "psi",
-            row.column,
-            _day(week),
-            row.psi,
-            ACT,
-            f"{transition}: {row.kind} {row.column} moved, PSI {row.psi:.2f} > {ACT} in the "
-            f"week from {_day(week)} ({row.rows} leads)",
-        )
-        for row in latest.itertuples()
-    ]
+    """A column whose PSI in ``week`` is in the act band and beyond chance (Bonferroni over
+    the week's columns), if the week had enough leads."""
+    latest = table[(table["week"] == week) & table["judged"]]
+    alarms = []
+    for row in latest.itertuples():
+        limit = max(ACT, psi_chance(row.rows, row.reference_rows, row.bins, len(latest)))
+        if row.psi > limit:
+            alarms.append(
+                Alarm(
+                    transition,
+                    "psi",
+                    row.column,
+                    _day(week),
+                    row.psi,
+                    limit,
+                    f"{transition}: {row.kind} {row.column} moved, PSI {row.psi:.2f} > "
+                    f"{limit:.2f} in the week from {_day(week)} ({row.rows} leads)",
+                )
+            )
+    return alarms
 
 
 def calibration_alarms(

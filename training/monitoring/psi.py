@@ -52,7 +52,8 @@ def watched_columns(reference: Mapping[str, Any], frame: pd.DataFrame) -> dict[s
 
 def weekly_psi(frame: pd.DataFrame, reference: Mapping[str, Any]) -> pd.DataFrame:
     """PSI of every watched column in every week of ``frame`` (a ``Population.frame``):
-    week, column, kind ("score" or "feature"), rows, psi, band, judged (enough rows)."""
+    week, column, kind ("score" or "feature"), rows, psi, band, judged (enough rows), and
+    bins and reference_rows (what chance alone would give, ``alarms.psi_alarms`` says)."""
     columns = watched_columns(reference, frame)
     rows = []
     for week, leads in frame.groupby("week", sort=True):
@@ -67,9 +68,12 @@ def weekly_psi(frame: pd.DataFrame, reference: Mapping[str, Any]) -> pd.DataFram
                     "psi": value,
                     "band": band(value),
                     "judged": len(leads) >= MIN_WEEK_ROWS,
+                    "bins": len(spec["counts"]),
+                    "reference_rows": int(sum(spec["counts"])),
                 }
             )
-    return pd.DataFrame(rows, columns=["week", "column", "kind", "rows", "psi", "band", "judged"])
+    columns = ["week", "column", "kind", "rows", "psi", "band", "judged", "bins"]
+    return pd.DataFrame(rows, columns=[*columns, "reference_rows"])
 
 
 def not_recorded(reference: Mapping[str, Any], frame: pd.DataFrame) -> list[str]:

@@ -153,8 +153,9 @@ def _method(outcome_days: dict[str, int]) -> str:
     windows = ", ".join(f"{t} {d} days" for t, d in outcome_days.items())
     items = [
         f"Stability (PSI) of each week against the model's training data: below {STABLE} "
-        f"stable, {STABLE} to {ACT} watch, above {ACT} act (an alarm on weeks of "
-        f"{MIN_WEEK_ROWS} leads or more).",
+        f"stable, {STABLE} to {ACT} watch, above {ACT} act: an alarm on weeks of "
+        f"{MIN_WEEK_ROWS} leads or more when chance alone could not give the value (a small "
+        "week scatters widely over a column of many bins).",
         f"Calibration and ROC-AUC on matured cohorts only: a week's leads once their outcome "
         f"window has closed ({windows}). An alarm when observed and predicted conversion differ "
         f"by {limits.MIN_GAP:.0%} or more and beyond chance (false-alarm rate "
