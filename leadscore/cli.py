@@ -428,6 +428,82 @@ def serve(
     run_server(host=host, port=port, workers=workers)
 
 
+def _monitored(transition: str | None) -> list[str]:
+    from core.errors import InputError
+
+    known = ["mql_to_sql", "sql_to_won"]
+    if transition is None:
+        return known
+    if transition not in known:
+        raise InputError(f"--transition: unknown {transition!r}; use mql_to_sql or sql_to_won")
+    return [transition]
+
+
+@app.command()
+def monitor(
+    since: Annotated[datetime, typer.Option(help="Judge leads scored from this day (UTC).")],
+    until: Annotated[
+        datetime | None, typer.Option(help="End of the period, exclusive [today 00:00 UTC].")
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Training run whose data is the reference [champion's].")
+    ] = None,
+    transition: Annotated[str | None, typer.Option(help="mql_to_sql or sql_to_won [both].")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the three tables, for outcomes [data_dir/raw].")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the report [data_dir/monitor].")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+) -> None:
+    """Judge the leads the API scored since a day against the model's training data and the
+    outcomes known by now: weekly drift (PSI), calibration and AUC on matured cohorts, score
+    inflation. Writes report.html, logs it to MLflow, updates the API's gauges; exit code 1
+    when an alarm fires."""
+    import pandas as pd
+
+    from core.settings import outcome_days_of, score_store_of
+    from features.io import read_lead_history
+    from training.monitoring.report import summary_text
+    from training.monitoring.run import run_monitor
+
+    settings = get_settings()
+    transitions = _monitored(transition)
+    out = output_folder(out or settings.data_dir / "monitor")  # before the work
+
+    def load_history():
+        history, set_aside = read_lead_history(data or settings.data_dir / "raw")
+        for item in set_aside:
+            progress(item.describe())
+        return history
+
+    result = run_monitor(
+        store=score_store_of(settings),
+        load_history=load_history,
+        since=pd.Timestamp(since),
+        until=pd.Timestamp(until)
+        if until
+        else pd.Timestamp.now("UTC").normalize().tz_localize(None),
+        transitions=transitions,
+        reference_run=reference,
+        outcome_days=outcome_days_of(settings),
+        capacity_per_week=settings.sales_capacity_per_week,
+        out=out,
+        connect_tracking=lambda: _configure_tracking(settings),
+        progress=progress,
+    )
+    if json_output:
+        emit_json(result.summary)
+    else:
+        typer.echo(summary_text(result.findings))
+    progress(f"report: {result.files['report.html']}")
+    if result.alarms:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,

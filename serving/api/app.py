@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import LeadscoreError
-from core.settings import Settings, get_settings, trees_cache_of
+from core.settings import Settings, get_settings, score_store_of, trees_cache_of
 from serving.api import routes
 from serving.api.body_limit import BodyLimit
 from serving.api.deps import require_api_key
@@ -41,6 +41,7 @@ from serving.encode.json_writer import json_answer_writer
 from serving.encode.rows import rows_of
 from serving.runtime.metrics import MetricsMiddleware, ServiceMetrics
 from serving.runtime.process_memory import freeze_loaded_objects, keep_freed_memory
+from serving.runtime.recorder import ScoreRecorder
 from serving.runtime.shared_folder import shared_folder
 from serving.runtime.workers import serve_workers
 from serving.schemas.responses import ErrorOut
@@ -133,6 +134,11 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     (``serving.runtime.process_memory``). Tests build many apps in one process and skip that.
     """
     metrics = ServiceMetrics()
+    store = score_store_of(settings)
+    metrics.watch_monitor(store)
+    recorder = ScoreRecorder(store, metrics.score_records) if settings.record_scores else None
+    if recorder is not None:  # every scoring pass, single leads and batches, is recorded
+        metrics.listeners.append(recorder.record)
 
     def observe_follow(result: str, models: Models | None) -> None:
         metrics.reloads.labels(result).inc()
@@ -174,6 +180,8 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
         metrics.show_models(
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
+        if recorder is not None:
+            recorder.start()
         log.info(
             "serving generation %d: %s; batches: JSON read by %s, times and words by %s, "
             "answered by %s",
@@ -193,6 +201,8 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
             if following is not None:
                 following.cancel()
             slot.stop()
+            if recorder is not None:
+                recorder.close()  # what is pending is written before the process ends
 
     app = FastAPI(
         title="leadscore",
