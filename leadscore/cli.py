@@ -30,7 +30,8 @@ DayFirst = Annotated[
     typer.Option(
         "--dayfirst/--monthfirst",
         help="Read dates like 02/01/2023 day-first or month-first where a column's values "
-        "do not prove it [refuse such columns].",
+        "do not prove it.",
+        show_default="refuse such columns",
     ),
 ]
 
@@ -324,14 +325,21 @@ def import_command(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="salesforce, hubspot, fivetran, or a mapping file (.yaml)."),
+        typer.Option(
+            "--format",
+            help="salesforce, hubspot, fivetran, or a mapping file (.yaml).",
+            show_default="none: required with SOURCE",
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the three tables [data_dir/raw].")
+        Path | None, typer.Option(help="Folder for the three tables.", show_default=_RAW)
     ] = None,
     dayfirst: DayFirst = None,
     show_preset: Annotated[
-        str | None, typer.Option(help="Print a preset's mapping (to copy and edit) and stop.")
+        str | None,
+        typer.Option(
+            help="Print a preset's mapping (to copy and edit) and stop.", show_default="none"
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the import report as one JSON object.")
@@ -443,17 +451,23 @@ def _monitored(transition: str | None) -> list[str]:
 def monitor(
     since: Annotated[datetime, typer.Option(help="Judge leads scored from this day (UTC).")],
     until: Annotated[
-        datetime | None, typer.Option(help="End of the period, exclusive [today 00:00 UTC].")
+        datetime | None,
+        typer.Option(help="End of the period, exclusive.", show_default="today 00:00 UTC"),
     ] = None,
     reference: Annotated[
-        str | None, typer.Option(help="Training run whose data is the reference [champion's].")
+        str | None,
+        typer.Option(help="Training run whose data is the reference.", show_default="champion's"),
     ] = None,
-    transition: Annotated[str | None, typer.Option(help="mql_to_sql or sql_to_won [both].")] = None,
+    transition: Annotated[
+        str | None, typer.Option(help="mql_to_sql or sql_to_won.", show_default="both")
+    ] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables, for outcomes [data_dir/raw].")
+        Path | None,
+        typer.Option(help="Folder of the three tables, for outcomes.", show_default=_RAW),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the report [data_dir/monitor].")
+        Path | None,
+        typer.Option(help="Folder for the report.", show_default=_under_data("monitor")),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")

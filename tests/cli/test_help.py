@@ -26,7 +26,7 @@ def _option_lines(text: str) -> dict[str, str]:
     """Each option's line of the help's option table, by its first name."""
     lines = {}
     for line in text.splitlines():
-        found = re.match(r"[│|]\s+(--[a-z-]+)", line)
+        found = re.match(r"[│|]\s+(?:\*\s+)?(--[a-z-]+)", line)  # "*": a required option
         if found:
             lines[found.group(1)] = re.sub(r"\s+", " ", line)
     return lines
@@ -49,6 +49,9 @@ def test_every_option_shows_its_whole_help_and_its_default(name):
         assert re.sub(r"\s+", " ", option.help) in line, line  # no word dropped as markup
         if option.is_flag and not option.secondary_opts:
             continue  # a bare flag (--json) is off unless given
+        if option.required:
+            assert "[required]" in line, line
+            continue
         assert "[default: " in line, f"{name} {option.opts[0]}: no default shown: {line}"
 
 
