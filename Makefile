@@ -44,6 +44,7 @@ bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/import.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/monitoring.py
 
 clean:  ## remove generated data and stores (keeps .venv)
-	rm -rf data mlruns mlartifacts mlflow.db reports
+	rm -rf data mlruns mlartifacts mlflow.db scored_leads.db reports

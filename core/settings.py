@@ -41,6 +41,18 @@ class Settings(BaseSettings):
         ``rows_of``).
     compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
         or under ``XDG_CACHE_HOME``).
+    runtime_dir: the folder the workers of one server share (the reload generation, what each
+        worker serves); ``leadscore serve`` makes a fresh one and hands it to its workers in
+        ``LEADSCORE_RUNTIME_DIR``, not set by hand. None: the app reloads itself alone.
+    record_scores: whether the API records what it scores (lead id, time, model versions,
+        probabilities, hand-set points, a few features' values) for ``leadscore monitor``.
+    score_store: the SQLite file of recorded scores and monitor results (default:
+        ``scored_leads.db`` beside the SQLite MLflow store, else in ``data_dir``).
+    outcome_days_mql_to_sql, outcome_days_sql_to_won: days after a lead is scored until its
+        outcome counts as known (the monitor judges a cohort only once all its leads are that
+        old); default: ``horizon_days``, the window the models were trained to predict.
+    sales_capacity_per_week: leads sales can take a week; the monitor alarms when more cross a
+        threshold (default: the share the threshold passed in the model's test data).
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
@@ -62,6 +74,12 @@ class Settings(BaseSettings):
     reasons_per_direction: int = Field(default=3, ge=0, le=20)
     compiled_trees: bool = True
     compiled_trees_dir: Path | None = None
+    runtime_dir: Path | None = None
+    record_scores: bool = True
+    score_store: Path | None = None
+    outcome_days_mql_to_sql: int | None = Field(default=None, ge=1, le=3650)
+    outcome_days_sql_to_won: int | None = Field(default=None, ge=1, le=3650)
+    sales_capacity_per_week: float | None = Field(default=None, gt=0)
 
     @field_validator("api_key")
     @classmethod
@@ -78,6 +96,26 @@ def trees_cache_of(settings: Settings) -> Path | None:
         return settings.compiled_trees_dir
     cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache_home) / "leadscore" / "trees"
+
+
+def score_store_of(settings: Settings) -> Path:
+    """The SQLite file where scored leads and monitor results are kept: ``score_store``, else
+    ``scored_leads.db`` beside a SQLite MLflow store (``MLFLOW_TRACKING_URI`` wins, as for
+    tracking), else in ``data_dir``."""
+    if settings.score_store is not None:
+        return settings.score_store
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "scored_leads.db"
+    return settings.data_dir / "scored_leads.db"
+
+
+def outcome_days_of(settings: Settings) -> dict[str, int]:
+    """Per transition, the days after scoring until a lead's outcome counts as known."""
+    return {
+        "mql_to_sql": settings.outcome_days_mql_to_sql or settings.horizon_days,
+        "sql_to_won": settings.outcome_days_sql_to_won or settings.horizon_days,
+    }
 
 
 @lru_cache

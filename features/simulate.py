@@ -15,6 +15,7 @@ The story, vectorised over all leads at once (no per-lead Python loops):
    post-decision data leaks the label and a leakage test can prove it is never seen;
 6. sql_to_won likewise at sql time, then post-SQL touches that depend on won / lost.
 Events at or after the data end (``start + days``) are dropped: that is the censoring.
+``drifts`` (``features.simulation.drift``) inject shifts with a known start for monitoring.
 
 The steps live in ``features.simulation`` (one module per job); this module only runs them in
 order, because the order of the random draws is what makes a seed reproduce the same frames.
@@ -22,8 +23,8 @@ order, because the order of the random draws is what makes a seed reproduce the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from features.history import LeadHistory
 from features.simulation import params as sp
 from features.simulation.codes import DAY
 from features.simulation.decisions import delay, mql_times, true_probability
+from features.simulation.drift import Drift, shift_probability, shift_sources, shown_leads
 from features.simulation.frames import leads_frame, stages_frame, touches_frame, truth_frame
 from features.simulation.leads import draw_intent, draw_leads
 from features.simulation.metadata import build_metadata, roc_auc
@@ -70,11 +72,14 @@ def simulate(
     days: int = 730,
     progress: Callable[[str], None] | None = None,
     params: sp.SimulationParams | None = None,
+    drifts: Sequence[Drift] = (),
 ) -> Simulation:
     """Simulate ``n_leads`` leads created over ``days`` days from ``start``; same seed, same frames.
 
     Nothing at or after ``start + days`` (the data end) is in the tables, so late leads are
     censored; ``truth`` still has a row for every decision that happened before the data end.
+    ``drifts`` shift the sources, the fields shown or the true conversion from their start day
+    (recorded in the metadata); without them the frames are exactly those of no drift.
     """
     params = params or sp.SimulationParams()
     say = progress or (lambda _message: None)
@@ -85,7 +90,7 @@ def simulate(
     end_s = days * DAY
 
     say(f"simulating {n_leads:,} leads...")
-    leads = draw_leads(rng, n_leads, days)
+    leads = shift_sources(draw_leads(rng, n_leads, days), drifts, seed)
     intent = draw_intent(rng, leads)
     say("simulating organic touches...")
     organic, first_touch, n_organic = organic_touches(rng, leads, intent)
@@ -94,6 +99,7 @@ def simulate(
     mql_t = mql_times(rng, leads, intent, organic, first_touch, n_organic, params)
     mql = np.flatnonzero(mql_t >= 0)
     p_sql = true_probability("mql_to_sql", [organic], leads, mql, mql_t[mql], params)
+    p_sql = shift_probability("mql_to_sql", p_sql, leads, mql, mql_t[mql], drifts)
     is_sql = rng.random(mql.size) < p_sql
     sql = mql[is_sql]
     sql_t = mql_t[sql] + delay(rng, sql.size, "sql")
@@ -113,6 +119,7 @@ def simulate(
         params,
         {"days_mql_to_sql": days_to_sql},
     )
+    p_won = shift_probability("sql_to_won", p_won, leads, sql, sql_t, drifts)
     is_won = rng.random(sql.size) < p_won
     after_sql = after_decision_touches(rng, sql, sql_t, is_won, "won", "lost", sp.AFTER_SQL_TOUCHES)
     close_t = sql_t + np.where(is_won, delay(rng, sql.size, "won"), delay(rng, sql.size, "lost"))
@@ -123,7 +130,7 @@ def simulate(
     stages = stage_changes(rng, leads, mql, mql_t[mql], is_sql, sql_t, close_t, is_won)
     start_ns = start.value
     history = LeadHistory(
-        leads_frame(leads, start_ns),
+        leads_frame(shown_leads(leads, drifts), start_ns),
         touches_frame(touches, end_s, start_ns),
         stages_frame(stages, end_s, start_ns),
     )
@@ -138,5 +145,7 @@ def simulate(
         "is_won": is_won,
     }
     metadata = build_metadata(n_leads, seed, start, days, params, leads, outcomes, history)
+    if drifts:
+        metadata["drifts"] = [{"kind": type(d).__name__, **asdict(d)} for d in drifts]
     say(f"simulated {len(history.touches):,} touches, {len(history.stage_changes):,} stage changes")
     return Simulation(history=history, truth=truth, metadata=metadata)

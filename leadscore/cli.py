@@ -30,7 +30,8 @@ DayFirst = Annotated[
     typer.Option(
         "--dayfirst/--monthfirst",
         help="Read dates like 02/01/2023 day-first or month-first where a column's values "
-        "do not prove it [refuse such columns].",
+        "do not prove it.",
+        show_default="refuse such columns",
     ),
 ]
 
@@ -42,6 +43,24 @@ def _convention(dayfirst: bool | None) -> str | None:
 def progress(message: str) -> None:
     """Progress lines for long jobs; stderr so --json output stays clean."""
     typer.echo(message, err=True)
+
+
+def _setting(name: str, variable: str) -> str:
+    """What --help shows as the default of an option that falls back to a setting: the built-in
+    value and the variable that changes it (the environment is read when a command runs)."""
+    return f"{Settings.model_fields[name].default}, or ${variable}"
+
+
+def _under_data(folder: str) -> str:
+    default = Settings.model_fields["data_dir"].default / folder
+    return f"{default}, or {folder}/ in $LEADSCORE_DATA_DIR"
+
+
+_SEED = _setting("seed", "LEADSCORE_SEED")
+_RAW = _under_data("raw")
+_RULES = "the shipped models/hand_set_rules.yaml, or $LEADSCORE_RULES_PATH"
+_DATA_HELP = "Folder of the three tables (leads, touches, stage_changes)."
+_RULES_HELP = "Hand-set rules file."
 
 
 def _configure_tracking(settings: Settings) -> None:
@@ -61,8 +80,10 @@ def emit_json(value: object) -> None:
 @app.command()
 def generate(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
-    out: Annotated[Path | None, typer.Option(help="Folder for the tables [data_dir/raw].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the tables.", show_default=_under_data("raw"))
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     start: Annotated[datetime, typer.Option(help="First lead's earliest creation day.")] = datetime(
         2024, 1, 1
     ),
@@ -107,15 +128,22 @@ def generate(
 
 @app.command("features")
 def build_features_command(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for training sets [data_dir/features].")
+        Path | None,
+        typer.Option(help="Folder for training sets.", show_default=_under_data("features")),
     ] = None,
-    horizon_days: Annotated[int | None, typer.Option(min=1, help="Conversion horizon [90]")] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Conversion horizon in days.",
+            show_default=_setting("horizon_days", "LEADSCORE_HORIZON_DAYS"),
+        ),
+    ] = None,
     data_end: Annotated[
-        datetime | None, typer.Option(help="When the data ends [latest timestamp in it].")
+        datetime | None,
+        typer.Option(help="When the data ends.", show_default="the latest timestamp in it"),
     ] = None,
 ) -> None:
     """Build the point-in-time training sets mql_to_sql and sql_to_won and their manifests."""
@@ -145,35 +173,48 @@ def build_features_command(
 
 @app.command()
 def train(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
-    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
+    rules: Annotated[Path | None, typer.Option(help=_RULES_HELP, show_default=_RULES)] = None,
     promote: Annotated[
         bool | None,
         typer.Option(
             "--promote/--no-promote",
-            help="Force or forbid making the new version champion [gate decides].",
+            help="Force or forbid making the new version champion.",
+            show_default="the champion gate decides",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the test metrics as one JSON object.")
     ] = False,
     table: Annotated[
         Path | None,
-        typer.Option(help="Train from a flat CRM export (one row per lead) instead of history."),
+        typer.Option(
+            help="Train from a flat CRM export (one row per lead) instead of history.",
+            show_default="none: train from the history in --data",
+        ),
     ] = None,
-    label: Annotated[str | None, typer.Option(help="--table: the converted-or-not column.")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(help="--table: the converted-or-not column.", show_default="none: required"),
+    ] = None,
     id_column: Annotated[
-        str | None, typer.Option("--id", help="--table: the lead id column.")
+        str | None, typer.Option("--id", help="--table: the lead id column.", show_default="none")
     ] = None,
     time_column: Annotated[
-        str | None, typer.Option("--time", help="--table: time column for a time-based split.")
+        str | None,
+        typer.Option(
+            "--time",
+            help="--table: time column for a time-based split.",
+            show_default="none: a random split",
+        ),
     ] = None,
     allow_leaky: Annotated[
         list[str] | None,
-        typer.Option(help="--table: use this column although it looks like the outcome."),
+        typer.Option(
+            help="--table: use this column although it looks like the outcome.",
+            show_default="none",
+        ),
     ] = None,
     dayfirst: DayFirst = None,
     drop_suspects: Annotated[
@@ -284,14 +325,21 @@ def import_command(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="salesforce, hubspot, fivetran, or a mapping file (.yaml)."),
+        typer.Option(
+            "--format",
+            help="salesforce, hubspot, fivetran, or a mapping file (.yaml).",
+            show_default="none: required with SOURCE",
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the three tables [data_dir/raw].")
+        Path | None, typer.Option(help="Folder for the three tables.", show_default=_RAW)
     ] = None,
     dayfirst: DayFirst = None,
     show_preset: Annotated[
-        str | None, typer.Option(help="Print a preset's mapping (to copy and edit) and stop.")
+        str | None,
+        typer.Option(
+            help="Print a preset's mapping (to copy and edit) and stop.", show_default="none"
+        ),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the import report as one JSON object.")
@@ -321,22 +369,24 @@ def import_command(
 
 @app.command()
 def weights(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
-    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
+    rules: Annotated[Path | None, typer.Option(help=_RULES_HELP, show_default=_RULES)] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the report [data_dir/weights].")
+        Path | None,
+        typer.Option(help="Folder for the report.", show_default=_under_data("weights")),
     ] = None,
     transition: Annotated[str, typer.Option(help="mql_to_sql or sql_to_won.")] = "mql_to_sql",
     capacity: Annotated[
         float | None,
-        typer.Option(help="Leads sales can take a month [as many as the threshold passes]."),
+        typer.Option(
+            help="Leads sales can take a month.",
+            show_default="as many as the hand-set threshold passed a month",
+        ),
     ] = None,
     bootstrap: Annotated[
         int, typer.Option(min=0, max=2000, help="Resamples for the intervals.")
     ] = 200,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the comparison as one JSON object.")
     ] = False,
@@ -384,6 +434,88 @@ def serve(
     from serving.api.app import run_server
 
     run_server(host=host, port=port, workers=workers)
+
+
+def _monitored(transition: str | None) -> list[str]:
+    from core.errors import InputError
+
+    known = ["mql_to_sql", "sql_to_won"]
+    if transition is None:
+        return known
+    if transition not in known:
+        raise InputError(f"--transition: unknown {transition!r}; use mql_to_sql or sql_to_won")
+    return [transition]
+
+
+@app.command()
+def monitor(
+    since: Annotated[datetime, typer.Option(help="Judge leads scored from this day (UTC).")],
+    until: Annotated[
+        datetime | None,
+        typer.Option(help="End of the period, exclusive.", show_default="today 00:00 UTC"),
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Training run whose data is the reference.", show_default="champion's"),
+    ] = None,
+    transition: Annotated[
+        str | None, typer.Option(help="mql_to_sql or sql_to_won.", show_default="both")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the three tables, for outcomes.", show_default=_RAW),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the report.", show_default=_under_data("monitor")),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+) -> None:
+    """Judge the leads the API scored since a day against the model's training data and the
+    outcomes known by now: weekly drift (PSI), calibration and AUC on matured cohorts, score
+    inflation. Writes report.html, logs it to MLflow, updates the API's gauges; exit code 1
+    when an alarm fires."""
+    import pandas as pd
+
+    from core.settings import outcome_days_of, score_store_of
+    from features.io import read_lead_history
+    from training.monitoring.report import summary_text
+    from training.monitoring.run import run_monitor
+
+    settings = get_settings()
+    transitions = _monitored(transition)
+    out = output_folder(out or settings.data_dir / "monitor")  # before the work
+
+    def load_history():
+        history, set_aside = read_lead_history(data or settings.data_dir / "raw")
+        for item in set_aside:
+            progress(item.describe())
+        return history
+
+    result = run_monitor(
+        store=score_store_of(settings),
+        load_history=load_history,
+        since=pd.Timestamp(since),
+        until=pd.Timestamp(until)
+        if until
+        else pd.Timestamp.now("UTC").normalize().tz_localize(None),
+        transitions=transitions,
+        reference_run=reference,
+        outcome_days=outcome_days_of(settings),
+        capacity_per_week=settings.sales_capacity_per_week,
+        out=out,
+        connect_tracking=lambda: _configure_tracking(settings),
+        progress=progress,
+    )
+    if json_output:
+        emit_json(result.summary)
+    else:
+        typer.echo(summary_text(result.findings))
+    progress(f"report: {result.files['report.html']}")
+    if result.alarms:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -29,6 +29,16 @@ def compiled_trees_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def score_store_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Scores the API records in this run (servers started as subprocesses too) go to a file of
+    the run, never beside an MLflow store in the working directory."""
+    path = tmp_path_factory.mktemp("score-store") / "scored_leads.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEADSCORE_SCORE_STORE", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def simulation() -> Simulation:
     """8,000 leads over two years: enough rows for a model to learn, fast to build."""

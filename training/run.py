@@ -23,6 +23,7 @@ from training import gate, plots, tracking
 from training.bundle import ScoringBundle
 from training.evaluate import compare_with_baseline, flatten_metrics, oracle_auc
 from training.model import LeadConversionModel
+from training.profile import monitored_features, reference_profile
 from training.rules import HandSetRules, score_leads
 from training.split import MIN_ROWS_PER_OUTCOME, TimeSplit, require_outcomes, time_split
 from training.tracking.pyfunc import flat_rows
@@ -202,6 +203,21 @@ def train_transition(
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         data_fingerprint=fingerprint(frame),
     )
+    watched = monitored_features(model)
+    reference = reference_profile(  # what `leadscore monitor` compares scored leads with
+        transition=transition,
+        features=frame[watched],
+        probability=p_test,
+        hand_set_points=baseline.total.to_numpy(),
+        rules_threshold=rules.threshold,
+        base_rate=metrics["model"]["base_rate"],
+        roc_auc=metrics["model"]["roc_auc"],
+        period={
+            "decisions_from": str(frame["decision_time"].min()),
+            "test_from": str(split.boundaries[1]),
+            "decisions_to": str(frame["decision_time"].max()),
+        },
+    )
     example_rows = flat_rows(_example_payloads(history, test.head(2)))
     champion = tracking.load_bundle(transition)
     decision = promotion_decision(
@@ -227,6 +243,7 @@ def train_transition(
         "training_set_manifest": training_set.manifest,
         "calibration": model.calibration_,
         "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
+        "monitoring_reference": reference,
     }
     if import_report is not None:
         documents["import_report"] = import_report

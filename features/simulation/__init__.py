@@ -8,4 +8,5 @@ decisions  MQL entry, delays to the next stage, and the true probabilities
 stages     the funnel as legal stage entries
 frames     contract-shaped frames, censored at the data end
 metadata   parameters, true effects and achieved rates (and ``roc_auc``)
+drift      shifts with a known start (sources, a field the form drops, a segment's conversion)
 """

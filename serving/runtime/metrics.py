@@ -10,7 +10,8 @@ from __future__ import annotations
 import collections
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +24,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.runtime.monitor_gauges import MonitorGauges
 
 if TYPE_CHECKING:
     from serving.scoring.scorer import ScoredLeads
@@ -61,6 +65,9 @@ class ServiceMetrics:
     hand_set_points: hand-set totals; priority: leads per priority tier.
     pass_leads: leads per vectorised scoring pass (how well single calls are coalesced).
     reloads: model reloads by result; model_info: 1 per served transition, version and alias.
+    score_records: scored leads the score recorder wrote, failed to write, or dropped.
+    listeners: who else reads every scoring pass (the score recorder), after the metrics.
+    Gauges of the latest ``leadscore monitor`` run join once ``watch_monitor`` is called.
     """
 
     def __init__(self) -> None:
@@ -106,6 +113,20 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="liveall",
         )
+        self.score_records = Counter(
+            "leadscore_score_records",
+            "Scored leads recorded for monitoring, by outcome (written, failed, dropped)",
+            ["outcome"],
+            registry=r,
+        )
+        self.listeners: list[Callable[[str, ScoredLeads], None]] = []
+        self._collectors: list[Collector] = []
+
+    def watch_monitor(self, store: Path) -> None:
+        """Show the latest monitor run saved in the score store ``store`` as gauges."""
+        collector = MonitorGauges(store)
+        self.registry.register(collector)
+        self._collectors.append(collector)
 
     def observe_scored(self, endpoint: str, scored: ScoredLeads | None, invalid: int = 0) -> None:
         """A scoring pass's leads, from its columns and in bulk (``observe_many``): one
@@ -125,6 +146,9 @@ class ServiceMetrics:
             self.leads.labels(endpoint, "scored").inc(len(scored))
         if invalid:
             self.leads.labels(endpoint, "invalid").inc(invalid)
+        if scored is not None:
+            for listener in self.listeners:
+                listener(endpoint, scored)
 
     def show_models(self, served: Iterable[tuple[str, str | None, str | None]]) -> None:
         self.model_info.clear()
@@ -135,6 +159,8 @@ class ServiceMetrics:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             MultiProcessCollector(registry)
+            for collector in self._collectors:  # read by this process, not summed
+                registry.register(collector)
             return generate_latest(registry)
         return generate_latest(self.registry)
 

@@ -23,8 +23,8 @@ entered the transition's entry stage at ``as_of`` (the models are trained at tha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +74,8 @@ class TransitionScores:
 class ScoredLeads:
     """A scoring pass's results as columns, one entry per lead in request order. The answers
     are built from it (``serving.encode.rows`` as JSON, ``serving.encode.arrow_writer`` as Arrow)
-    and the metrics read it, so no path pays for the others' shape."""
+    and the metrics and the score recorder read it, so no path pays for the others' shape.
+    ``features``: the feature columns the scores came from (the recorder keeps a few)."""
 
     lead_ids: Sequence[int | str]
     as_of: Sequence[datetime]
@@ -85,6 +86,7 @@ class ScoredLeads:
     rule_points: np.ndarray  # (leads, rules)
     hand_set_points: np.ndarray
     transitions: dict[str, TransitionScores]
+    features: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.lead_ids)
@@ -251,6 +253,7 @@ def score_visible(
         rule_points=rule_points,
         hand_set_points=totals,
         transitions=transitions,
+        features=features,
     )
 
 

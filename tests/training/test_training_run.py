@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 
 from features.build import TrainingSet
 from features.online import lead_histories_of
+from training.profile import ATTRIBUTES, monitored_features
 from training.run import _example_payloads, promotion_decision, train_transition
 from training.split import time_split
 from training.tracking.pyfunc import flat_rows, payloads_of
@@ -51,6 +52,24 @@ def test_run_logs_params_metrics_plots_manifest_and_lineage(first_run):
         f"plots/{p}.png"
         for p in ("roc", "precision_recall", "calibration", "gain_lift", "importance")
     } <= plots
+
+
+def test_run_logs_the_reference_the_monitor_compares_with(first_run, hand_set_rules):
+    reference = mlflow.artifacts.load_dict(f"runs:/{first_run.run_id}/monitoring_reference.json")
+    model = load_bundle("mql_to_sql").model
+    assert reference["transition"] == "mql_to_sql"
+    assert list(reference["features"]) == monitored_features(model)
+    assert set(ATTRIBUTES) < set(reference["features"])  # and the strongest inputs by gain
+    for profile in reference["features"].values():
+        assert sum(profile["counts"]) == reference["rows"]["features"]
+    assert reference["rows"]["scores"] == first_run.split["test_rows"]
+    for profile in reference["scores"].values():
+        assert sum(profile["counts"]) == first_run.split["test_rows"]
+    test = first_run.metrics["model"]
+    assert reference["roc_auc"] == pytest.approx(test["roc_auc"])
+    assert reference["thresholds"]["hand_set"]["value"] == hand_set_rules.threshold
+    assert reference["thresholds"]["model_hot"]["value"] == pytest.approx(2 * test["base_rate"])
+    assert 0 < reference["thresholds"]["model_hot"]["share"] < 1
 
 
 def test_first_version_becomes_champion(first_run):

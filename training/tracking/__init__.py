@@ -1,8 +1,10 @@
-"""The only place that talks to MLflow: runs, registry and aliases (``runs``), and the pyfunc model.
+"""The only place that talks to MLflow: runs, registry and aliases (``runs``), the pyfunc model,
+and the monitor's references and results (``references``).
 
 ``from training import tracking`` gives the run and registry functions of ``runs``.
 """
 
+from training.tracking.references import champion_run, log_monitoring, run_reference
 from training.tracking.runs import (
     CHALLENGER,
     CHAMPION,
@@ -21,14 +23,17 @@ from training.tracking.runs import (
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "champion_run",
     "configure",
     "has_alias",
     "load_bundle",
     "load_bundle_version",
     "log_flat_run",
+    "log_monitoring",
     "log_training_run",
     "log_weights_run",
     "promote",
     "registered_name",
     "registered_versions",
+    "run_reference",
 ]
