@@ -1,1 +1,1 @@
-"""Process concerns of the service: uvicorn workers, Prometheus metrics, memory kept per worker."""
+"""Process concerns of the service: uvicorn workers behind one supervisor, Prometheus metrics."""
