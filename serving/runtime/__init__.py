@@ -1,1 +1,2 @@
-"""Process concerns of the service: uvicorn workers behind one supervisor, Prometheus metrics."""
+"""Process concerns of the service: uvicorn workers behind one supervisor and the folder they
+share, Prometheus metrics, the score recorder."""
