@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable
 
+import uvicorn
 from fastapi import FastAPI
 
 import serving.api.app
@@ -41,23 +42,12 @@ def _pyarrow_json() -> None:
     serving.api.app.json_batch_reader = lambda _cache: None
 
 
-def _numpy_text() -> None:
-    serving.api.app.text_columns = lambda _cache: None
-
-
-def _orjson_rows() -> None:
-    serving.api.app.json_answer_writer = lambda _cache: None
-
-
 # each part: what it is -> its library route, and what switches the API to that route (None:
 # ``app`` and ``serve`` do it themselves)
 ROUTES: dict[str, tuple[str, Callable[[], None] | None]] = {
     "workers": ("the supervisor dealing connections -> uvicorn's workers", None),
     "tree_shap": ("tree_shap.c -> LightGBM's pred_contrib", _lightgbm_shap),
     "json_reader": ("json_reader.c -> pyarrow's JSON reader", _pyarrow_json),
-    "text_columns": ("text_columns.c -> numpy and pyarrow", _numpy_text),
-    "json_writer": ("json_writer.c -> rows_of and orjson", _orjson_rows),
-    "process_memory": ("gc.freeze and mallopt -> the defaults", None),
     "compiled_trees": ("tl2cgen's compiled trees -> LightGBM's predict", _lightgbm_trees),
 }
 
@@ -79,7 +69,7 @@ def app() -> FastAPI:
         switch = ROUTES[name][1]
         if switch is not None:
             switch()
-    return create_app(get_settings(), server_worker="process_memory" not in switched)
+    return create_app(get_settings())
 
 
 def serve(*, port: int, workers: int) -> None:
@@ -91,8 +81,6 @@ def serve(*, port: int, workers: int) -> None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leadscore-metrics-")
     if workers == 1 or "workers" in switched:
-        import uvicorn
-
         uvicorn.run(**options, workers=workers)
     else:
         serving.api.app.serve_workers(host="127.0.0.1", port=port, workers=workers, options=options)

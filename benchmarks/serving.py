@@ -246,9 +246,7 @@ def batch_breakdown(store: Path, body: str) -> None:
     from serving.decode.body import read_batch
     from serving.decode.columns import read_valid_batch
     from serving.decode.json_reader import json_batch_reader
-    from serving.decode.text_columns import text_columns
     from serving.encode.arrow_writer import arrow_answer
-    from serving.encode.json_writer import json_answer_writer
     from serving.encode.rows import rows_of
     from serving.scoring.loading import load_for
     from serving.scoring.scorer import score_visible
@@ -258,7 +256,7 @@ def batch_breakdown(store: Path, body: str) -> None:
     settings = Settings()
     models = load_for(settings)
     cache = trees_cache_of(settings)  # the compiled code, as the API reads and answers batches
-    reader, text, writer = json_batch_reader(cache), text_columns(cache), json_answer_writer(cache)
+    reader = json_batch_reader(cache)
     raw = body.encode()
     now = datetime.now(UTC)
 
@@ -269,7 +267,6 @@ def batch_breakdown(store: Path, body: str) -> None:
             max_touches=10**6,
             now=now,
             reader=reader if compiled else None,
-            text=text if compiled else None,
         )
 
     batch = read()
@@ -283,16 +280,14 @@ def batch_breakdown(store: Path, body: str) -> None:
     scored = score()
     rule_names = scored.rule_names
 
-    def by_rows() -> bytes:  # the answer as routes write it without the compiled writer
+    def by_rows() -> bytes:  # the answer as routes write it
         items = [{"index": i, "result": r, "error": None} for i, r in enumerate(rows_of(scored))]
         return orjson.dumps({"scored": n, "invalid": 0, "results": items})
 
     stages = {
         f"reading ({'pyarrow' if reader is None else 'compiled'}, checks on columns)": cpu_ms(read),
         "scoring (features, rules, models)": cpu_ms(score),
-        f"JSON answer ({'rows_of' if writer is None else 'compiled, by column'})": cpu_ms(
-            by_rows if writer is None else lambda: writer.batch_answer(scored)
-        ),
+        "JSON answer (rows_of, orjson)": cpu_ms(by_rows),
     }
     total = sum(stages.values())
     print(f"\none batch of {n:,} leads ({len(raw) / 1e6:.1f} MB), CPU time in-process:")
@@ -300,14 +295,11 @@ def batch_breakdown(store: Path, body: str) -> None:
         print(f"  {name:<38} {ms:7.1f} ms  {ms / total:5.0%}")
     per_core = n / total * 1000
     print(f"  {'together':<38} {total:7.1f} ms  -> at most {per_core:,.0f} leads/s per core")
-    print(f"  (read by pyarrow and numpy instead: {cpu_ms(lambda: read(False)):.1f} ms)")
-    print(f"  (answered from rows_of's dicts instead: {cpu_ms(by_rows):.1f} ms)")
+    print(f"  (read by pyarrow's JSON reader instead: {cpu_ms(lambda: read(False)):.1f} ms)")
     arrow = arrow_file(Path(tempfile.mkdtemp()), "batch.arrows", json.loads(body)["leads"])
     arrow_bytes = arrow.read_bytes()
     arrow_ms = cpu_ms(
-        lambda: read_arrow_batch(
-            arrow_bytes, max_leads=10**6, max_touches=10**6, now=now, text=text
-        )
+        lambda: read_arrow_batch(arrow_bytes, max_leads=10**6, max_touches=10**6, now=now)
     )
     answer_ms = cpu_ms(lambda: arrow_answer(scored, range(n), None, rule_names))
     print(
@@ -374,13 +366,13 @@ def start_api(store: Path, env: dict, workers: int, routes: list[str]):
     return process, base
 
 
-def pooled(results: list[dict]) -> dict:
+def pooled(results: list[dict], per_request: int) -> dict:
     """Several measurements of one phase as one: req/s over their time together, mean p99."""
     seconds = sum(r["duration_us"] for r in results) / 1e6
     rps = sum(r["requests"] for r in results) / seconds
     return {
         "rps": rps,
-        "leads_per_s": rps * results[0]["leads_per_s"] / results[0]["rps"],
+        "leads_per_s": rps * per_request,
         "p99_ms": float(np.mean([r["p99_us"] for r in results])) / 1000,
         "errors": sum(r["errors"] for r in results),
     }
@@ -391,11 +383,8 @@ def pooled(results: list[dict]) -> dict:
 HAND_WRITTEN = [name for name in library_routes.ROUTES if name != "compiled_trees"]
 COMPARISONS: dict[str, tuple[list[str], list[str]]] = {
     "workers": (["workers"], ["single", "batch"]),
-    "tree_shap": (["tree_shap"], ["single", "batch_reasons"]),
+    "tree_shap": (["tree_shap"], ["single", "reasons_two"]),
     "json_reader": (["json_reader"], ["batch"]),
-    "text_columns": (["text_columns"], ["batch", "arrow"]),
-    "json_writer": (["json_writer"], ["batch"]),
-    "process_memory": (["process_memory"], ["batch"]),
     "compiled_trees": (["compiled_trees"], ["single", "batch"]),
     "all": (HAND_WRITTEN, ["single", "batch", "arrow"]),
 }
@@ -436,7 +425,7 @@ def compare(
                 ours.append(measure(spec, shipped, lua, args.compare_seconds, label, first))
                 label = f"  {spec.label} [{round_ + 1}], library route"
                 theirs.append(measure(spec, library, lua, args.compare_seconds, label, first))
-            hand, lib = pooled(ours), pooled(theirs)
+            hand, lib = pooled(ours, spec.per_request), pooled(theirs, spec.per_request)
             rows.append(
                 {
                     "part": name,
@@ -457,9 +446,9 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="folder of a leadscore demo run [a new one]")
     parser.add_argument("--seconds", type=int, default=8, help="measured seconds per phase")
     parser.add_argument(
-        "--compare-seconds", type=int, default=6, help="measured seconds per comparison round"
+        "--compare-seconds", type=int, default=5, help="measured seconds per comparison round"
     )
-    parser.add_argument("--rounds", type=int, default=2, help="alternations per comparison")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations per comparison")
     parser.add_argument(
         "--compare",
         nargs="*",
@@ -529,6 +518,15 @@ def main() -> None:
             ARROW_STREAM,
             ARROW_STREAM,
         ),
+        # a batch with reasons takes seconds under LightGBM's SHAP: 2 connections, so that a
+        # comparison's few seconds hold several of them
+        "reasons_two": Phase(
+            "  batches with reasons=true, 2 connections",
+            "/v1/score/batch?reasons=true",
+            batch,
+            2,
+            n,
+        ),
         "batch_one": Phase("  JSON batches, 1 connection", "/v1/score/batch", batch, 1, n),
     }
     results: dict[str, dict] = {}
@@ -536,7 +534,8 @@ def main() -> None:
     api, base = start_api(store, env, args.workers, [])
     try:
         for key, spec in phases.items():
-            results[key] = measure(spec, base, lua, args.seconds, spec.label)
+            if key != "reasons_two":  # for the comparisons only
+                results[key] = measure(spec, base, lua, args.seconds, spec.label)
         if not args.skip_mlflow:
             results.update(mlflow_phases(store, env, lua, args, mlflow_single, mlflow_batch))
         compared = [

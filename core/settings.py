@@ -34,11 +34,9 @@ class Settings(BaseSettings):
     reasons_per_direction: reasons pushing up (and down) returned per transition.
     compiled_trees: whether the API serves the models' trees compiled to machine code, their
         SHAP values computed in C (``serving.scoring.compiled_trees``,
-        ``serving.scoring.tree_shap``: each checked against LightGBM first, LightGBM otherwise),
-        JSON batches read in C (``serving.decode.json_reader``: pyarrow's arrays, or pyarrow
-        reads), their times and words read in C (``serving.decode.text_columns``) and their
-        answers written by column (``serving.encode.json_writer``: ``rows_of``'s bytes, or
-        ``rows_of``).
+        ``serving.scoring.tree_shap``: each checked against LightGBM first, LightGBM otherwise)
+        and JSON batches read in C (``serving.decode.json_reader``: pyarrow's arrays, or pyarrow
+        reads).
     compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
         or under ``XDG_CACHE_HOME``).
     runtime_dir: the folder the workers of one server share (the reload generation, what each

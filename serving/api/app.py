@@ -36,11 +36,8 @@ from serving.api.body_limit import BodyLimit
 from serving.api.deps import require_api_key
 from serving.api.weights_page import weights_router
 from serving.decode.json_reader import json_batch_reader
-from serving.decode.text_columns import text_columns
-from serving.encode.json_writer import json_answer_writer
 from serving.encode.rows import rows_of
 from serving.runtime.metrics import MetricsMiddleware, ServiceMetrics
-from serving.runtime.process_memory import freeze_loaded_objects, keep_freed_memory
 from serving.runtime.recorder import ScoreRecorder
 from serving.runtime.shared_folder import shared_folder
 from serving.runtime.workers import serve_workers
@@ -127,12 +124,8 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=500)
 
 
-def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
-    """The API for ``settings``; models load in the lifespan (``ModelNotFoundError`` if none).
-
-    ``server_worker``: after loading, the process sets up its memory for scoring batches
-    (``serving.runtime.process_memory``). Tests build many apps in one process and skip that.
-    """
+def create_app(settings: Settings) -> FastAPI:
+    """The API for ``settings``; models load in the lifespan (``ModelNotFoundError`` if none)."""
     metrics = ServiceMetrics()
     store = score_store_of(settings)
     metrics.watch_monitor(store)
@@ -172,27 +165,19 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
         models = slot.start()  # raises ModelNotFoundError: the server does not start
         cache = trees_cache_of(settings)
         app.state.json_reader = json_batch_reader(cache)
-        app.state.json_writer = json_answer_writer(cache)
-        app.state.text_columns = text_columns(cache)
-        if server_worker:
-            freeze_loaded_objects()
-            keep_freed_memory()
         metrics.show_models(
             (m.transition, m.version, m.alias) for m in models.by_transition.values()
         )
         if recorder is not None:
             recorder.start()
         log.info(
-            "serving generation %d: %s; batches: JSON read by %s, times and words by %s, "
-            "answered by %s",
+            "serving generation %d: %s; JSON batches read by %s",
             slot.generation,
             ", ".join(
                 f"{m.name} {m.version or m.source} ({m.inference} trees, {m.explanation} SHAP)"
                 for m in models.by_transition.values()
             ),
             "pyarrow" if app.state.json_reader is None else "compiled C",
-            "numpy" if app.state.text_columns is None else "compiled C",
-            "rows_of" if app.state.json_writer is None else "compiled C",
         )
         following = asyncio.create_task(slot.keep_following()) if slot.shared else None
         try:
@@ -218,8 +203,8 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     # batches are scored one at a time per worker: several at once only contend for the GIL
     # and the caches, and each would take as long as all of them
     app.state.batch_turn = asyncio.Lock()
-    # the compiled helpers are set at start-up (a build takes a moment)
-    app.state.json_reader = app.state.json_writer = app.state.text_columns = None
+    # the compiled JSON reader is set at start-up (a build takes a moment)
+    app.state.json_reader = None
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts the 413s too
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -243,7 +228,7 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """uvicorn's factory: each worker process builds the app from the environment."""
-    return create_app(get_settings(), server_worker=True)
+    return create_app(get_settings())
 
 
 def uvicorn_options(*, host: str, port: int, access_log: bool = True) -> dict[str, Any]:

@@ -18,8 +18,6 @@ from pydantic import SecretStr
 
 from core.settings import Settings
 from serving.decode.json_reader import JsonBatchReader
-from serving.decode.text_columns import TextColumns
-from serving.encode.json_writer import JsonAnswerWriter
 from serving.runtime.metrics import ServiceMetrics
 from serving.scoring.batching import ScoringQueue
 from serving.scoring.served import Models
@@ -66,8 +64,6 @@ class Scoring:
     queue: ScoringQueue
     batch_turn: asyncio.Lock
     json_reader: JsonBatchReader | None
-    json_writer: JsonAnswerWriter | None
-    text_columns: TextColumns | None
 
 
 async def get_scoring(request: Request) -> Scoring:
@@ -79,8 +75,6 @@ async def get_scoring(request: Request) -> Scoring:
         state.queue,
         state.batch_turn,
         state.json_reader,
-        state.json_writer,
-        state.text_columns,
     )
 
 

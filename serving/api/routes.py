@@ -156,7 +156,7 @@ async def score_batch(
     answer = partial(_batch_answer, scoring, as_arrow=accepts_arrow(request.headers.get("accept")))
     if arrow or is_json(content_type):  # a batch with nothing wrong: read column-wise
         if arrow:
-            read = partial(read_arrow_batch, body, **limits, now=now, text=scoring.text_columns)
+            read = partial(read_arrow_batch, body, **limits, now=now)
         else:
             read = partial(
                 read_valid_batch,
@@ -164,7 +164,6 @@ async def score_batch(
                 **limits,
                 now=now,
                 reader=scoring.json_reader,
-                text=scoring.text_columns,
             )
         async with scoring.batch_turn:  # one batch at a time (app.py says why)
             response, records = await asyncio.to_thread(
@@ -249,8 +248,8 @@ def _batch_answer(
     *,
     as_arrow: bool,
 ) -> Response:
-    """The ``BatchOut`` answer (JSON, by column where ``serving.encode.json_writer`` can write it;
-    or Arrow: ``serving.encode.arrow_writer``) of a batch whose leads at ``positions`` were
+    """The ``BatchOut`` answer (JSON from ``rows_of``'s dicts, or Arrow:
+    ``serving.encode.arrow_writer``) of a batch whose leads at ``positions`` were
     ``scored``; ``items`` (one per lead) holds the others' errors, None when every lead was
     scored."""
     invalid = 0 if items is None else len(items) - len(positions)
@@ -259,10 +258,6 @@ def _batch_answer(
         rule_names = [rule.name for rule in scoring.models.rules.rules]
         body = arrow_answer(scored, positions, items, rule_names)
         return Response(body, media_type=ARROW_STREAM)
-    if items is None and scored is not None and scoring.json_writer is not None:
-        written = scoring.json_writer.batch_answer(scored)
-        if written is not None:
-            return Response(written, media_type="application/json")
     rows = rows_of(scored) if scored is not None else []
     if items is None:
         items = [{"index": i, "result": row, "error": None} for i, row in enumerate(rows)]

@@ -27,7 +27,6 @@ from fastapi import HTTPException
 from serving.decode.body import check_lead_count
 from serving.decode.checks import ColumnBatch, checked_batch
 from serving.decode.columns import batch_schema
-from serving.decode.text_columns import TextColumns
 from serving.schemas.requests import LeadIn, ScoreRequest, StageChangeIn, TouchIn
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -65,18 +64,16 @@ def read_arrow_batch(
     max_leads: int,
     max_touches: int,
     now: datetime,
-    text: TextColumns | None = None,
 ) -> ColumnBatch | list:
     """The batch read column-wise if every lead in it is valid and typed as expected; else its
     rows as records, for the schema to check lead by lead. 400 if ``body`` is not an Arrow
-    IPC stream of a table, the request's 422 if it holds more than ``max_leads`` rows.
-    ``text``: times and words read in C (``checked_batch``)."""
+    IPC stream of a table, the request's 422 if it holds more than ``max_leads`` rows."""
     table = _table(body)
     check_lead_count(table.num_rows, max_leads)  # before any row becomes Python objects
     try:
         requests = _requests(table)
         if requests is not None:
-            batch = checked_batch(requests, max_touches=max_touches, now=now, text=text)
+            batch = checked_batch(requests, max_touches=max_touches, now=now)
             if batch is not None:
                 return batch
     except (pa.ArrowException, OverflowError, UnicodeDecodeError):

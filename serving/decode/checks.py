@@ -25,7 +25,6 @@ from core.contract import LEADS_COLUMNS, STAGE_RANK, STAGES, TABLES, TOUCH_VOCAB
 from features.online import category_array, typed_array
 from features.window import VisibleHistory, VisibleStages, VisibleTouches, strictly_before
 from serving.decode.iso_times import instants_us
-from serving.decode.text_columns import TextColumns
 from serving.schemas.requests import CLOCK_SKEW
 
 # the lead attributes with a closed vocabulary (the schema's enums come from the same place)
@@ -50,12 +49,11 @@ class ColumnBatch:
 
 
 def checked_batch(
-    requests: pa.StructArray, *, max_touches: int, now: datetime, text: TextColumns | None = None
+    requests: pa.StructArray, *, max_touches: int, now: datetime
 ) -> ColumnBatch | None:
     """Every rule of ``serving.schemas.requests.ScoreRequest``, on whole columns of requests
     typed as ``batch_schema`` says (timestamps may also be Arrow timestamps); None at the first
-    doubt.
-    ``text``: times and words read in C, where it reads them (numpy and pyarrow otherwise)."""
+    doubt."""
     n = len(requests)
     if requests.null_count:
         return None
@@ -73,10 +71,10 @@ def checked_batch(
             return None
     elif not _texts_fit(lead_ids):
         return None
-    created_us = instants_us(lead.field("created_at"), latest_us, text)
+    created_us = instants_us(lead.field("created_at"), latest_us)
     if created_us is None:
         return None
-    codes = {name: _codes(lead.field(name), v, text) for name, v in LEAD_VOCABULARIES.items()}
+    codes = {name: _codes(lead.field(name), v) for name, v in LEAD_VOCABULARIES.items()}
     if any(c is None for c in codes.values()) or (codes["lead_type"] < 0).any():
         return None
     if not (
@@ -90,7 +88,7 @@ def checked_batch(
     given = np.asarray(pc.is_valid(as_of_text))
     as_of_us = np.full(n, int((now - _EPOCH) / timedelta(microseconds=1)), dtype=np.int64)
     if given.any():
-        sent = instants_us(as_of_text.filter(pa.array(given)), latest_us, text)
+        sent = instants_us(as_of_text.filter(pa.array(given)), latest_us)
         if sent is None:
             return None
         as_of_us[given] = sent
@@ -102,10 +100,10 @@ def checked_batch(
         return None
     touches = touch_lists.flatten()
     touch_rows = np.asarray(pc.list_parent_indices(touch_lists), dtype=np.int64)
-    occurred_us = instants_us(touches.field("occurred_at"), latest_us, text)
+    occurred_us = instants_us(touches.field("occurred_at"), latest_us)
     if occurred_us is None or (occurred_us < created_us[touch_rows]).any():
         return None
-    touch_codes = {f: _codes(touches.field(f), v, text) for f, v in TOUCH_VOCABULARIES.items()}
+    touch_codes = {f: _codes(touches.field(f), v) for f, v in TOUCH_VOCABULARIES.items()}
     if any(c is None for c in touch_codes.values()):
         return None
     if (touch_codes["channel"] < 0).any() or (touch_codes["action"] < 0).any():  # required
@@ -116,8 +114,8 @@ def checked_batch(
 
     stages = stage_lists.flatten()
     stage_rows = np.asarray(pc.list_parent_indices(stage_lists), dtype=np.int64)
-    stage_codes = _codes(stages.field("stage"), STAGES, text)
-    changed_us = instants_us(stages.field("changed_at"), latest_us, text)
+    stage_codes = _codes(stages.field("stage"), STAGES)
+    changed_us = instants_us(stages.field("changed_at"), latest_us)
     if stage_codes is None or changed_us is None or (stage_codes < 0).any():
         return None
     if (changed_us < created_us[stage_rows]).any() or not _stages_in_order(
@@ -148,12 +146,8 @@ def checked_batch(
     )
 
 
-def _codes(
-    values: pa.Array, vocabulary: tuple[str, ...], text: TextColumns | None = None
-) -> np.ndarray | None:
+def _codes(values: pa.Array, vocabulary: tuple[str, ...]) -> np.ndarray | None:
     """Codes in ``vocabulary`` (-1 where missing), or None if a value is not in it."""
-    if text is not None and (codes := text.codes(values, vocabulary)) is not None:
-        return codes
     found = pc.index_in(values, value_set=pa.array(vocabulary))
     if found.null_count != values.null_count:
         return None

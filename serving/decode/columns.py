@@ -26,7 +26,6 @@ import pyarrow.json as pj
 
 from serving.decode.checks import LEAD_VOCABULARIES, ColumnBatch, checked_batch
 from serving.decode.json_reader import JsonBatchReader
-from serving.decode.text_columns import TextColumns
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 log = logging.getLogger(__name__)
@@ -79,12 +78,10 @@ def read_valid_batch(
     max_touches: int,
     now: datetime,
     reader: JsonBatchReader | None = None,
-    text: TextColumns | None = None,
 ) -> ColumnBatch | None:
     """The batch, if every lead in it is valid and read exactly as the schema reads it; else
     None (the caller then validates lead by lead). ``reader``: the compiled JSON reader, which
-    pyarrow's stands in for where it is None or leaves a body to it; ``text``: the compiled
-    reading of times and words (``checked_batch``)."""
+    pyarrow's stands in for where it is None or leaves a body to it."""
     # an object, as the schema wants (pyarrow's reader crashes on a document that starts
     # with null), and no escaped surrogates (a lone one is for the schema to name; looking
     # for a backslash first is ten times faster than the pattern on a body without any)
@@ -94,7 +91,7 @@ def read_valid_batch(
         requests = _parse(body, reader)
         if requests is None or not 0 < len(requests) <= max_leads:
             return None
-        return checked_batch(requests, max_touches=max_touches, now=now, text=text)
+        return checked_batch(requests, max_touches=max_touches, now=now)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
         return None
     except Exception:  # a fast path must never cost an answer: the schema's path takes it

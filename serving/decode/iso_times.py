@@ -12,8 +12,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from serving.decode.text_columns import TextColumns, string_layout
-
 # what this path reads as a timestamp: ISO 8601 with seconds, up to microseconds, Z or an
 # offset or no zone (UTC); pydantic reads all of these the same way, and more (those go the
 # schema's way)
@@ -34,12 +32,9 @@ _FIELDS = tuple(  # year, month, day, hour, minute, second: (row in the digits, 
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def instants_us(
-    texts: pa.Array, latest_us: int, text: TextColumns | None = None
-) -> np.ndarray | None:
+def instants_us(texts: pa.Array, latest_us: int) -> np.ndarray | None:
     """Timestamps (all present) as UTC microseconds since 1970, or None if any is not plain
-    ISO 8601, lies before 1970 or after now (plus the schema's clock skew). ``text``: the
-    compiled reading of the common form, which numpy's stands in for where it is None."""
+    ISO 8601, lies before 1970 or after now (plus the schema's clock skew)."""
     if texts.null_count:
         return None
     if len(texts) == 0:
@@ -47,7 +42,7 @@ def instants_us(
     if pa.types.is_timestamp(texts.type):  # from an Arrow batch: no zone means UTC, as in text
         micros = np.asarray(pc.cast(texts, pa.timestamp("us", tz=texts.type.tz)).cast(pa.int64()))
         return None if micros.min() < 0 or micros.max() > latest_us else micros
-    micros = whole_seconds_us(texts) if text is None else text.whole_seconds_us(texts)
+    micros = whole_seconds_us(texts)
     if micros is None:  # fractions, offsets, a mix of forms, or not a timestamp at all
         if not pc.all(pc.match_substring_regex(texts, _ISO)).as_py():
             return None
@@ -93,6 +88,13 @@ def whole_seconds_us(texts: pa.Array) -> np.ndarray | None:
         return None
     seconds = _days_since_1970(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
     return seconds * 1_000_000
+
+
+def string_layout(texts: pa.Array) -> tuple[np.ndarray, pa.Buffer | None]:
+    """A string array's offsets (its own: from the array's offset on) into its bytes, and the
+    bytes."""
+    _, offsets, chars = texts.buffers()
+    return np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1], chars
 
 
 def _days_since_1970(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -1,2 +1,1 @@
-"""Answers out: a scoring pass as JSON rows, as JSON bytes written by column, or as an Arrow
-IPC stream."""
+"""Answers out: a scoring pass as JSON rows or as an Arrow IPC stream."""

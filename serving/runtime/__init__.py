@@ -1,1 +1,2 @@
-"""Process concerns of the service: uvicorn workers, Prometheus metrics, memory kept per worker."""
+"""Process concerns of the service: uvicorn workers behind one supervisor and the folder they
+share, Prometheus metrics, the score recorder."""

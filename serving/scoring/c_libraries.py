@@ -1,11 +1,10 @@
 """C code the API builds once per machine with its C compiler, and keeps in a cache folder.
 
-Five parts of serving run as C when they can: a model's trees (``serving.scoring.compiled_trees``),
-their SHAP values (``serving.scoring.tree_shap``), the JSON batch reader
-(``serving.decode.json_reader``), a batch's times and words (``serving.decode.text_columns``) and
-the JSON answer's splicer (``serving.encode.json_writer``). Each library is kept under a hash of
-what it was built from, so workers and restarts load it; each part falls back to the Python
-libraries when there is no compiler.
+Three parts of serving run as C when they can: a model's trees (``serving.scoring.compiled_trees``,
+written out by tl2cgen), their SHAP values (``serving.scoring.tree_shap``) and the JSON batch
+reader (``serving.decode.json_reader``). Each library is kept under a hash of what it was built
+from, so workers and restarts load it; each part falls back to the Python libraries when there
+is no compiler.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from features.build import TrainingSet
 from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
 from serving.api.app import create_app
-from serving.decode.text_columns import TextColumns, text_columns
 from serving.scoring.served import ServedModel
 from training import tracking
 from training.bundle import ScoringBundle
@@ -242,14 +241,6 @@ def real_leads(simulation) -> list[dict]:
         if i % 4 == 0:
             leads[-1]["as_of"] = None  # now
     return leads
-
-
-@pytest.fixture(scope="module")
-def compiled_text(tmp_path_factory) -> TextColumns:
-    """``text_columns.c``, built for the module's tests."""
-    built = text_columns(tmp_path_factory.mktemp("c-libraries"))
-    assert built is not None
-    return built
 
 
 @pytest.fixture(scope="module")

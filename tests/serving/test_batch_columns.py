@@ -1,7 +1,6 @@
 """The column-wise batch reader is a fast path, never a second judge: whatever it accepts, the
 schema accepts too and it scores identically; whatever it doubts goes to the schema. Bodies are
-read as the API reads them: by its compiled JSON reader, which leaves some to pyarrow's, and
-its compiled reading of times and words."""
+read as the API reads them: by its compiled JSON reader, which leaves some to pyarrow's."""
 
 from __future__ import annotations
 
@@ -56,8 +55,8 @@ def models(client):
 def compiled(client) -> dict:
     """The API's compiled readers, as it passes them to ``read_valid_batch``."""
     state = client.app.state
-    assert state.json_reader is not None and state.text_columns is not None  # built at start-up
-    return {"reader": state.json_reader, "text": state.text_columns}
+    assert state.json_reader is not None  # built at start-up
+    return {"reader": state.json_reader}
 
 
 def _offset(stamp: str, hours: int, digits: int) -> str:

@@ -4,7 +4,6 @@ failed reload leaves the old ones serving; no model at all fails fast."""
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import joblib
 import pytest
@@ -172,15 +171,3 @@ def _features(request: dict):
 
     history, points = lead_histories_of([{**request, "as_of": pd.Timestamp(request["as_of"])}])
     return build_features(points, history)
-
-
-def test_server_workers_freeze_what_is_loaded_at_start_and_tests_do_not(registry, no_tracking_env):
-    gc.unfreeze()
-    try:
-        with TestClient(create_app(registry)):
-            assert gc.get_freeze_count() == 0
-        with TestClient(create_app(registry, server_worker=True)) as client:
-            assert gc.get_freeze_count() > 100_000  # libraries and models, out of later sweeps
-            assert client.get("/readyz").status_code == 200
-    finally:
-        gc.unfreeze()
