@@ -45,17 +45,40 @@ class _Pass:
     features: dict[str, Any]
 
 
-def _feature_values(column: Any) -> list[Any]:
-    """One feature column as JSON-ready values: finite floats, text, None for missing. On
-    whole arrays (no Python call per value): the writer's time is taken from scoring too."""
+def _as_objects(column: Any, levels: dict[int, np.ndarray]) -> np.ndarray:
+    """One pass's feature column as an object array of floats, text and None (missing). A
+    categorical goes through its codes: listing it costs 40 µs even for one lead."""
     if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
         numbers = column.astype(np.float64)
         values = numbers.astype(object)
         values[~np.isfinite(numbers)] = None
-        return values.tolist()
-    values = np.asarray(column, dtype=object)
+        return values
+    if isinstance(column, pd.Categorical):
+        key = id(column.categories)
+        if key not in levels:  # the categories with None for code -1, once per flush
+            levels[key] = np.append(np.asarray(column.categories, dtype=object), None)
+        return levels[key][column.codes]
+    values = np.asarray(list(column), dtype=object)
     values[pd.isna(values)] = None
-    return values.tolist()
+    return values
+
+
+def _feature_column(parts: list[Any], levels: dict[int, np.ndarray]) -> list[Any]:
+    """A feature's values over several passes; numbers are joined before they are converted."""
+    if all(isinstance(p, np.ndarray) and p.dtype.kind in "biuf" for p in parts):
+        return _as_objects(np.concatenate(parts), levels).tolist()
+    first = parts[0]
+    categories = first.categories if isinstance(first, pd.Categorical) else None
+    if categories is not None and all(
+        type(p) is pd.Categorical and p.categories is categories for p in parts
+    ):  # the contract's categories, shared by every pass: join the codes
+        codes = np.concatenate([p.codes for p in parts])
+        return _as_objects(pd.Categorical.from_codes(codes, dtype=first.dtype), levels).tolist()
+    if isinstance(first, pd.api.extensions.ExtensionArray) and all(
+        type(p) is type(first) and p.dtype == first.dtype for p in parts
+    ):  # text (pandas' Arrow strings): joined by the array type's own concatenation
+        return _as_objects(type(first)._concat_same_type(parts), levels).tolist()
+    return np.concatenate([_as_objects(p, levels) for p in parts]).tolist()
 
 
 def _iso(times: Sequence[Any]) -> list[str]:
@@ -67,28 +90,39 @@ def _iso(times: Sequence[Any]) -> list[str]:
     return iso_times(list(times))
 
 
-def rows_of(done: _Pass) -> dict[str, list[Any]]:
-    """The store's columns (``training.monitoring.store.COLUMNS``) of one pass's leads."""
-    scored = done.scored
-    n = len(scored)
+def rows_of(passes: Sequence[_Pass]) -> dict[str, list[Any]]:
+    """The store's columns (``training.monitoring.store.COLUMNS``) of the leads of passes that
+    watched the same features. Their columns are joined first and converted once: most of the
+    cost is per conversion, not per lead, and a busy single-lead path leaves many small passes.
+    """
+    sizes = [len(done.scored) for done in passes]
+    n = sum(sizes)
     rows: dict[str, list[Any]] = {
-        "lead_id": [str(lead_id) for lead_id in scored.lead_ids],
-        "as_of": _iso(scored.as_of),
-        "scored_at": _iso([done.scored_at]) * n,
-        "endpoint": [done.endpoint] * n,
-        "stage": list(scored.stage),
+        "lead_id": [str(i) for done in passes for i in done.scored.lead_ids],
+        "as_of": _iso([t for done in passes for t in done.scored.as_of]),
+        "scored_at": np.repeat(_iso([done.scored_at for done in passes]), sizes).tolist(),
+        "endpoint": [
+            done.endpoint for done, k in zip(passes, sizes, strict=True) for _ in range(k)
+        ],
+        "stage": [stage for done in passes for stage in done.scored.stage],
     }
-    for transition, scores in scored.transitions.items():
-        probability = scores.probability.astype(object)
-        probability[np.isnan(scores.probability)] = None
-        rows[f"{transition}_status"] = [status for status, _, _ in scores.parts]
-        rows[f"{transition}_probability"] = probability.tolist()
-        rows[f"{transition}_version"] = [scores.served.version] * n
-    points = np.asarray(scored.hand_set_points, dtype=np.float64)
+    for transition in passes[0].scored.transitions:
+        scores = [done.scored.transitions[transition] for done in passes]
+        probability = np.concatenate([s.probability for s in scores])
+        values = probability.astype(object)
+        values[np.isnan(probability)] = None
+        rows[f"{transition}_status"] = [status for s in scores for status, _, _ in s.parts]
+        rows[f"{transition}_probability"] = values.tolist()
+        rows[f"{transition}_version"] = [
+            s.served.version for s, k in zip(scores, sizes, strict=True) for _ in range(k)
+        ]
+    points = np.concatenate([np.asarray(d.scored.hand_set_points, np.float64) for d in passes])
+    thresholds = np.repeat([done.scored.threshold for done in passes], sizes)
     rows["hand_set_points"] = points.tolist()
-    rows["passes_threshold"] = (points >= scored.threshold).astype(int).tolist()
-    names = tuple(done.features)
-    columns = [_feature_values(column) for column in done.features.values()]
+    rows["passes_threshold"] = (points >= thresholds).astype(int).tolist()
+    names = tuple(passes[0].features)
+    levels: dict[int, np.ndarray] = {}
+    columns = [_feature_column([d.features[name] for d in passes], levels) for name in names]
     rows["feature_names"] = [names] * n
     if columns:
         rows["features"] = [orjson.dumps(values).decode() for values in zip(*columns, strict=True)]
@@ -188,13 +222,17 @@ class ScoreRecorder:
         """Everything pending, in one transaction."""
         with self._lock:
             passes, self._pending, self._pending_rows = self._pending, [], 0
+        groups: dict[tuple[str, ...], list[_Pass]] = {}
+        for done in passes:  # a reload may change the watched features
+            groups.setdefault(tuple(done.features), []).append(done)
         merged: dict[str, list[Any]] = {column: [] for column in COLUMNS}
-        for done in passes:
+        for group in groups.values():
             try:
-                rows = rows_of(done)
+                rows = rows_of(group)
             except Exception:
-                self.records.labels("failed").inc(len(done.scored))
-                log.exception("could not turn %d scores into rows", len(done.scored))
+                lost = sum(len(done.scored) for done in group)
+                self.records.labels("failed").inc(lost)
+                log.exception("could not turn %d scores into rows", lost)
                 continue
             for column in COLUMNS:
                 merged[column].extend(rows[column])

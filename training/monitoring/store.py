@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS scored_leads (
     id INTEGER PRIMARY KEY,
     {", ".join(f"{column} {_sql_type(column)}" for column in _STORED)}
 );
-CREATE INDEX IF NOT EXISTS scored_leads_as_of ON scored_leads (as_of);
+CREATE INDEX IF NOT EXISTS scored_leads_as_of ON scored_leads (as_of, lead_id);
 CREATE TABLE IF NOT EXISTS monitor_runs (
     id INTEGER PRIMARY KEY,
     ran_at TEXT NOT NULL,
