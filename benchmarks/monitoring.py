@@ -179,10 +179,12 @@ def recording_cost(history, models, folder: Path) -> list[str]:
         batch = points.head(n)
         as_of = list(batch["as_of"].dt.tz_localize("UTC").dt.to_pydatetime())
 
-        def score(batch=batch, as_of=as_of):
+        visible = visible_history(batch, history)  # the API cuts the request's history
+
+        def score(batch=batch, as_of=as_of, visible=visible):
             return score_visible(
                 models,
-                visible_history(batch, history),
+                visible,
                 batch["lead_id"].tolist(),
                 as_of,
                 reasons=[False] * len(batch),
