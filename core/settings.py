@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         ``rows_of``).
     compiled_trees_dir: where compiled trees are kept (default: ``~/.cache/leadscore/trees``,
         or under ``XDG_CACHE_HOME``).
+    runtime_dir: the folder the workers of one server share (the reload generation, what each
+        worker serves); ``leadscore serve`` makes a fresh one and hands it to its workers in
+        ``LEADSCORE_RUNTIME_DIR``, not set by hand. None: the app reloads itself alone.
     record_scores: whether the API records what it scores (lead id, time, model versions,
         probabilities, hand-set points, a few features' values) for ``leadscore monitor``.
     score_store: the SQLite file of recorded scores and monitor results (default:
@@ -71,6 +74,7 @@ class Settings(BaseSettings):
     reasons_per_direction: int = Field(default=3, ge=0, le=20)
     compiled_trees: bool = True
     compiled_trees_dir: Path | None = None
+    runtime_dir: Path | None = None
     record_scores: bool = True
     score_store: Path | None = None
     outcome_days_mql_to_sql: int | None = Field(default=None, ge=1, le=3650)

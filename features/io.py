@@ -107,6 +107,18 @@ def read_truth(directory: Path) -> pd.DataFrame | None:
     return read_table(path) if path.is_file() else None
 
 
+def read_import_report(directory: Path) -> dict | None:
+    """The ``import_report.json`` that ``leadscore import`` wrote beside the tables (its leaky
+    fields go into the training run); None for history that was not imported."""
+    path = Path(directory) / "import_report.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataContractError("import_report", None, f"cannot read {path}: {error}") from error
+
+
 def write_training_set(training_set: TrainingSetLike, directory: Path, name: str) -> None:
     """``{name}.parquet`` (the rows) and ``{name}.manifest.json`` (how they were made)."""
     directory = output_folder(directory)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from core.errors import LeadscoreError
+from core.errors import InputError, LeadscoreError
 from core.jsonable import json_ready
 from core.paths import output_folder
 from core.settings import Settings, get_settings
@@ -25,9 +25,42 @@ app = typer.Typer(
 )
 
 
+DayFirst = Annotated[
+    bool | None,
+    typer.Option(
+        "--dayfirst/--monthfirst",
+        help="Read dates like 02/01/2023 day-first or month-first where a column's values "
+        "do not prove it.",
+        show_default="refuse such columns",
+    ),
+]
+
+
+def _convention(dayfirst: bool | None) -> str | None:
+    return None if dayfirst is None else "dayfirst" if dayfirst else "monthfirst"
+
+
 def progress(message: str) -> None:
     """Progress lines for long jobs; stderr so --json output stays clean."""
     typer.echo(message, err=True)
+
+
+def _setting(name: str, variable: str) -> str:
+    """What --help shows as the default of an option that falls back to a setting: the built-in
+    value and the variable that changes it (the environment is read when a command runs)."""
+    return f"{Settings.model_fields[name].default}, or ${variable}"
+
+
+def _under_data(folder: str) -> str:
+    default = Settings.model_fields["data_dir"].default / folder
+    return f"{default}, or {folder}/ in $LEADSCORE_DATA_DIR"
+
+
+_SEED = _setting("seed", "LEADSCORE_SEED")
+_RAW = _under_data("raw")
+_RULES = "the shipped models/hand_set_rules.yaml, or $LEADSCORE_RULES_PATH"
+_DATA_HELP = "Folder of the three tables (leads, touches, stage_changes)."
+_RULES_HELP = "Hand-set rules file."
 
 
 def _configure_tracking(settings: Settings) -> None:
@@ -47,17 +80,31 @@ def emit_json(value: object) -> None:
 @app.command()
 def generate(
     leads: Annotated[int, typer.Option(min=1, help="Number of leads to simulate.")] = 20_000,
-    out: Annotated[Path | None, typer.Option(help="Folder for the tables [data_dir/raw].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the tables.", show_default=_under_data("raw"))
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     start: Annotated[datetime, typer.Option(help="First lead's earliest creation day.")] = datetime(
         2024, 1, 1
     ),
     days: Annotated[int, typer.Option(min=30, help="Length of the simulated period.")] = 730,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="contract (the three tables), or as a CRM exports it: salesforce, hubspot, "
+            "hubspot-labels, fivetran, fivetran-duckdb.",
+        ),
+    ] = "contract",
 ) -> None:
-    """Simulate a B2B lead history (leads, touches, stage changes) plus its truth file."""
+    """Simulate a B2B lead history (leads, touches, stage changes) plus its truth file, or
+    write it as a CRM export (``leadscore import`` reads it back)."""
+    from features.exporting.formats import FORMATS, write_export
     from features.io import write_simulation
     from features.simulate import simulate
 
+    if fmt != "contract" and fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: use contract or one of {', '.join(FORMATS)}")
     settings = get_settings()
     out = output_folder(out or settings.data_dir / "raw")  # before minutes of simulating
     sim = simulate(
@@ -67,6 +114,10 @@ def generate(
         days=days,
         progress=progress,
     )
+    if fmt != "contract":
+        written = write_export(sim.history, out, fmt, seed=settings.seed if seed is None else seed)
+        typer.echo(f"wrote {len(sim.history.leads):,} leads as a {fmt} export to {written}")
+        return
     write_simulation(sim, out)
     h = sim.history
     typer.echo(
@@ -77,15 +128,22 @@ def generate(
 
 @app.command("features")
 def build_features_command(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for training sets [data_dir/features].")
+        Path | None,
+        typer.Option(help="Folder for training sets.", show_default=_under_data("features")),
     ] = None,
-    horizon_days: Annotated[int | None, typer.Option(min=1, help="Conversion horizon [90]")] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Conversion horizon in days.",
+            show_default=_setting("horizon_days", "LEADSCORE_HORIZON_DAYS"),
+        ),
+    ] = None,
     data_end: Annotated[
-        datetime | None, typer.Option(help="When the data ends [latest timestamp in it].")
+        datetime | None,
+        typer.Option(help="When the data ends.", show_default="the latest timestamp in it"),
     ] = None,
 ) -> None:
     """Build the point-in-time training sets mql_to_sql and sql_to_won and their manifests."""
@@ -115,36 +173,54 @@ def build_features_command(
 
 @app.command()
 def train(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
-    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
+    rules: Annotated[Path | None, typer.Option(help=_RULES_HELP, show_default=_RULES)] = None,
     promote: Annotated[
         bool | None,
         typer.Option(
             "--promote/--no-promote",
-            help="Force or forbid making the new version champion [gate decides].",
+            help="Force or forbid making the new version champion.",
+            show_default="the champion gate decides",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the test metrics as one JSON object.")
     ] = False,
     table: Annotated[
         Path | None,
-        typer.Option(help="Train from a flat CRM export (one row per lead) instead of history."),
+        typer.Option(
+            help="Train from a flat CRM export (one row per lead) instead of history.",
+            show_default="none: train from the history in --data",
+        ),
     ] = None,
-    label: Annotated[str | None, typer.Option(help="--table: the converted-or-not column.")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(help="--table: the converted-or-not column.", show_default="none: required"),
+    ] = None,
     id_column: Annotated[
-        str | None, typer.Option("--id", help="--table: the lead id column.")
+        str | None, typer.Option("--id", help="--table: the lead id column.", show_default="none")
     ] = None,
     time_column: Annotated[
-        str | None, typer.Option("--time", help="--table: time column for a time-based split.")
+        str | None,
+        typer.Option(
+            "--time",
+            help="--table: time column for a time-based split.",
+            show_default="none: a random split",
+        ),
     ] = None,
     allow_leaky: Annotated[
         list[str] | None,
-        typer.Option(help="--table: use this column although it looks like the outcome."),
+        typer.Option(
+            help="--table: use this column although it looks like the outcome.",
+            show_default="none",
+        ),
     ] = None,
+    dayfirst: DayFirst = None,
+    drop_suspects: Annotated[
+        bool,
+        typer.Option(help="--table: leave out columns that nearly give the label away."),
+    ] = False,
 ) -> None:
     """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models.
 
@@ -152,11 +228,20 @@ def train(
     label unless allowed."""
     if table is not None:
         _train_from_table(
-            table, label, id_column, time_column, allow_leaky or [], seed, promote, json_output
+            table,
+            label,
+            id_column,
+            time_column,
+            allow_leaky or [],
+            seed,
+            promote,
+            json_output,
+            _convention(dayfirst),
+            drop_suspects,
         )
         return
     from features.build import build_training_sets
-    from features.io import read_lead_history, read_truth
+    from features.io import read_import_report, read_lead_history, read_truth
     from training.rules import default_rules_path, load_rules
     from training.run import split_for_training, train_transition
     from training.summary import comparison_table
@@ -174,6 +259,9 @@ def train(
         split_for_training(training_set)
     _configure_tracking(settings)
     truth = read_truth(data)
+    imported = read_import_report(data)
+    for field in (imported or {}).get("leaky_fields", []):
+        progress(f"import: {field['table']}.{field['column']} [{field['action']}]")
     results = [
         train_transition(
             training_set,
@@ -183,6 +271,7 @@ def train(
             seed=settings.seed if seed is None else seed,
             promote=promote,
             progress=progress,
+            import_report=imported,
         )
         for training_set in sets.values()
     ]
@@ -201,8 +290,9 @@ def _train_from_table(
     seed: int | None,
     promote: bool | None,
     json_output: bool,
+    dates: str | None = None,
+    drop_suspects: bool = False,
 ) -> None:
-    from core.errors import InputError
     from training.flat.run import check_table, train_checked
     from training.flat.summary import flat_json, flat_summary
 
@@ -217,6 +307,8 @@ def _train_from_table(
         time_column=time_column,
         allow_leaky=allow_leaky,
         seed=seed,
+        dates=dates,
+        drop_suspects=drop_suspects,
     )
     _configure_tracking(settings)  # only now: a bad file fails before the store says anything
     result = train_checked(inputs, seed=seed, promote=promote, progress=progress)
@@ -226,24 +318,75 @@ def _train_from_table(
         typer.echo(flat_summary(result))
 
 
+@app.command("import")
+def import_command(
+    source: Annotated[
+        Path | None, typer.Argument(help="The export: a folder of CSV/Parquet files, or DuckDB.")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="salesforce, hubspot, fivetran, or a mapping file (.yaml).",
+            show_default="none: required with SOURCE",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the three tables.", show_default=_RAW)
+    ] = None,
+    dayfirst: DayFirst = None,
+    show_preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Print a preset's mapping (to copy and edit) and stop.", show_default="none"
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the import report as one JSON object.")
+    ] = False,
+) -> None:
+    """Turn a CRM export into leads, touches and stage changes (Parquet) plus an import report:
+    rows in and out, every skip with its reason, date formats, stage coverage, leaky fields."""
+    from features.importing.parse import load_mapping, preset_text
+    from features.importing.run import import_export
+
+    if show_preset is not None:
+        typer.echo(preset_text(show_preset), nl=False)
+        return
+    if source is None or fmt is None:
+        raise InputError(
+            "import needs the export and --format (salesforce, hubspot, fivetran or a mapping file)"
+        )
+    mapping = load_mapping(fmt)
+    out = out or get_settings().data_dir / "raw"  # made once the export is found
+    report = import_export(source, mapping, out, dates=_convention(dayfirst), progress=progress)
+    if json_output:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(report.text())
+        progress(f"next: leadscore features --data {out}  (or leadscore train --data {out})")
+
+
 @app.command()
 def weights(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables [data_dir/raw].")
-    ] = None,
-    rules: Annotated[Path | None, typer.Option(help="Hand-set rules file [shipped].")] = None,
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
+    rules: Annotated[Path | None, typer.Option(help=_RULES_HELP, show_default=_RULES)] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the report [data_dir/weights].")
+        Path | None,
+        typer.Option(help="Folder for the report.", show_default=_under_data("weights")),
     ] = None,
     transition: Annotated[str, typer.Option(help="mql_to_sql or sql_to_won.")] = "mql_to_sql",
     capacity: Annotated[
         float | None,
-        typer.Option(help="Leads sales can take a month [as many as the threshold passes]."),
+        typer.Option(
+            help="Leads sales can take a month.",
+            show_default="as many as the hand-set threshold passed a month",
+        ),
     ] = None,
     bootstrap: Annotated[
         int, typer.Option(min=0, max=2000, help="Resamples for the intervals.")
     ] = 200,
-    seed: Annotated[int | None, typer.Option(help="Random seed [settings.seed].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default=_SEED)] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the comparison as one JSON object.")
     ] = False,
@@ -308,17 +451,23 @@ def _monitored(transition: str | None) -> list[str]:
 def monitor(
     since: Annotated[datetime, typer.Option(help="Judge leads scored from this day (UTC).")],
     until: Annotated[
-        datetime | None, typer.Option(help="End of the period, exclusive [today 00:00 UTC].")
+        datetime | None,
+        typer.Option(help="End of the period, exclusive.", show_default="today 00:00 UTC"),
     ] = None,
     reference: Annotated[
-        str | None, typer.Option(help="Training run whose data is the reference [champion's].")
+        str | None,
+        typer.Option(help="Training run whose data is the reference.", show_default="champion's"),
     ] = None,
-    transition: Annotated[str | None, typer.Option(help="mql_to_sql or sql_to_won [both].")] = None,
+    transition: Annotated[
+        str | None, typer.Option(help="mql_to_sql or sql_to_won.", show_default="both")
+    ] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Folder of the three tables, for outcomes [data_dir/raw].")
+        Path | None,
+        typer.Option(help="Folder of the three tables, for outcomes.", show_default=_RAW),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the report [data_dir/monitor].")
+        Path | None,
+        typer.Option(help="Folder for the report.", show_default=_under_data("monitor")),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object.")
@@ -375,7 +524,7 @@ def demo(
 ) -> None:
     """The main job end to end on embedded defaults: simulate, build training sets, train and
     compare both models with the hand-set rules, log and register them in MLflow."""
-    generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730)
+    generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730, fmt="contract")
     build_features_command(data=None, out=None, horizon_days=None, data_end=None)
     train(
         data=None,
@@ -388,6 +537,8 @@ def demo(
         id_column=None,
         time_column=None,
         allow_leaky=None,
+        dayfirst=None,
+        drop_suspects=False,
     )
 
 

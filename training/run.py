@@ -143,8 +143,11 @@ def train_transition(
     model_params: dict | None = None,
     promote: bool | None = None,
     progress: Progress | None = None,
+    import_report: dict | None = None,
 ) -> TransitionResult:
-    """Fit, evaluate, log, register and gate the model of one transition."""
+    """Fit, evaluate, log, register and gate the model of one transition. ``import_report``:
+    the report of the CRM import the history came from; its leaky fields and leak risks are
+    logged with the run (param ``import.leaky_fields``, document ``import_report.json``)."""
     say = progress or (lambda _: None)
     transition = training_set.manifest["transition"]
     frame = training_set.frame
@@ -236,18 +239,22 @@ def train_transition(
         **{f"split.{k}": v for k, v in split.describe().items()},
         **{f"model.{k}": v for k, v in model.get_params().items()},
     }
+    documents = {
+        "training_set_manifest": training_set.manifest,
+        "calibration": model.calibration_,
+        "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
+        "monitoring_reference": reference,
+    }
+    if import_report is not None:
+        documents["import_report"] = import_report
+        params["import.leaky_fields"] = _leaky_listing(import_report)
     run_id, version = tracking.log_training_run(
         bundle,
         run_name=f"{transition}-{bundle.trained_at}",
         params=params,
         metrics=flatten_metrics(metrics),
         figures=figures,
-        documents={
-            "training_set_manifest": training_set.manifest,
-            "calibration": model.calibration_,
-            "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
-            "monitoring_reference": reference,
-        },
+        documents=documents,
         input_example=example_rows,
     )
     tracking.promote(transition, version, run_id, decision)
@@ -260,6 +267,13 @@ def train_transition(
         version=version,
         promotion=decision,
     )
+
+
+def _leaky_listing(import_report: dict, limit: int = 1_000) -> str:
+    """The import's leaky fields and leak risks in one param value (MLflow caps its length)."""
+    fields = import_report.get("leaky_fields", [])
+    text = "; ".join(f"{f['table']}.{f['column']} [{f['action']}]" for f in fields) or "none"
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 def _true_probability(

@@ -42,11 +42,14 @@ from serving.encode.rows import rows_of
 from serving.runtime.metrics import MetricsMiddleware, ServiceMetrics
 from serving.runtime.process_memory import freeze_loaded_objects, keep_freed_memory
 from serving.runtime.recorder import ScoreRecorder
+from serving.runtime.shared_folder import shared_folder
 from serving.runtime.workers import serve_workers
 from serving.schemas.responses import ErrorOut
 from serving.scoring.batching import Job, ScoringQueue
-from serving.scoring.loading import ModelSlot, load_for
+from serving.scoring.loading import load_for, load_generation
 from serving.scoring.scorer import score_requests
+from serving.scoring.served import Models
+from serving.scoring.slot import ModelSlot
 
 log = logging.getLogger(__name__)
 DESCRIPTION = """Lead-conversion scores for CRMs: send a lead's history (attributes, touches,
@@ -130,13 +133,26 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
     ``server_worker``: after loading, the process sets up its memory for scoring batches
     (``serving.runtime.process_memory``). Tests build many apps in one process and skip that.
     """
-    slot = ModelSlot(partial(load_for, settings))
     metrics = ServiceMetrics()
     store = score_store_of(settings)
     metrics.watch_monitor(store)
     recorder = ScoreRecorder(store, metrics.score_records) if settings.record_scores else None
     if recorder is not None:  # every scoring pass, single leads and batches, is recorded
         metrics.listeners.append(recorder.record)
+
+    def observe_follow(result: str, models: Models | None) -> None:
+        metrics.reloads.labels(result).inc()
+        if models is not None:
+            metrics.show_models(
+                (m.transition, m.version, m.alias) for m in models.by_transition.values()
+            )
+
+    slot = ModelSlot(
+        partial(load_for, settings),
+        partial(load_generation, trees_cache=trees_cache_of(settings)),
+        settings.runtime_dir,
+        observe_follow,
+    )
 
     def run_pass(jobs: Sequence[Job]) -> list[dict]:
         models = slot.current  # one snapshot per pass; a reload swaps it for the next pass
@@ -167,7 +183,9 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
         if recorder is not None:
             recorder.start()
         log.info(
-            "serving %s; batches: JSON read by %s, times and words by %s, answered by %s",
+            "serving generation %d: %s; batches: JSON read by %s, times and words by %s, "
+            "answered by %s",
+            slot.generation,
             ", ".join(
                 f"{m.name} {m.version or m.source} ({m.inference} trees, {m.explanation} SHAP)"
                 for m in models.by_transition.values()
@@ -176,9 +194,15 @@ def create_app(settings: Settings, *, server_worker: bool = False) -> FastAPI:
             "numpy" if app.state.text_columns is None else "compiled C",
             "rows_of" if app.state.json_writer is None else "compiled C",
         )
-        yield
-        if recorder is not None:
-            recorder.close()  # what is pending is written before the process ends
+        following = asyncio.create_task(slot.keep_following()) if slot.shared else None
+        try:
+            yield
+        finally:
+            if following is not None:
+                following.cancel()
+            slot.stop()
+            if recorder is not None:
+                recorder.close()  # what is pending is written before the process ends
 
     app = FastAPI(
         title="leadscore",
@@ -222,18 +246,11 @@ def app_from_environment() -> FastAPI:
     return create_app(get_settings(), server_worker=True)
 
 
-def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
-    """Serve the API with uvicorn until stopped.
-
-    Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the CLI
-    exits 1 with "train first"). With several workers (``serving.runtime.workers``: the supervisor
-    listens and deals connections out to them) each process loads its own copy and ``/metrics`` adds
-    up all of them. uvloop and httptools (``uvicorn[standard]``) instead of asyncio's loop and h11:
-    less time per request in the event loop, which the scoring thread shares.
-    """
-    settings = get_settings()
-    load_for(settings)
-    options: dict[str, Any] = {
+def uvicorn_options(*, host: str, port: int, access_log: bool = True) -> dict[str, Any]:
+    """``uvicorn.Config``'s keywords for the API: each worker builds the app from the environment
+    (``app_from_environment``); uvloop and httptools (``uvicorn[standard]``) instead of asyncio's
+    loop and h11: less time per request in the event loop, which the scoring thread shares."""
+    return {
         "app": "serving.api.app:app_from_environment",
         "factory": True,
         "host": host,
@@ -243,6 +260,30 @@ def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = Tru
         "access_log": access_log,
         "log_level": "info",
     }
+
+
+def run_server(*, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
+    """Serve the API with uvicorn until stopped.
+
+    Checks first that the models load (``ModelNotFoundError`` before uvicorn starts, so the CLI
+    exits 1 with "train first"). With several workers (``serving.runtime.workers``: the supervisor
+    listens and deals connections out to them) each process loads its own copy, a reload reaches
+    all of them through the folder they share (``serving.runtime.shared_folder``), and
+    ``/metrics`` adds up all of them (``uvicorn_options`` has the server's settings).
+    """
+    settings = get_settings()
+    # checked here, once: every worker, whichever supervisor starts it, loads the shared
+    # folder's latest generation (these models until a reload) rather than the registry
+    with shared_folder(load_for(settings)):
+        get_settings.cache_clear()  # one worker builds its app in this process, from os.environ
+        try:
+            _run_uvicorn(host=host, port=port, workers=workers, access_log=access_log)
+        finally:
+            get_settings.cache_clear()
+
+
+def _run_uvicorn(*, host: str, port: int, workers: int, access_log: bool) -> None:
+    options = uvicorn_options(host=host, port=port, access_log=access_log)
     if workers == 1:
         uvicorn.run(**options)
         return

@@ -16,15 +16,14 @@ from fastapi import HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 from pydantic import SecretStr
 
-from core.errors import ModelNotFoundError
 from core.settings import Settings
 from serving.decode.json_reader import JsonBatchReader
 from serving.decode.text_columns import TextColumns
 from serving.encode.json_writer import JsonAnswerWriter
 from serving.runtime.metrics import ServiceMetrics
 from serving.scoring.batching import ScoringQueue
-from serving.scoring.loading import ModelSlot
 from serving.scoring.served import Models
+from serving.scoring.slot import ModelSlot
 
 log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
@@ -47,10 +46,9 @@ async def get_slot(request: Request) -> ModelSlot:
 
 
 async def get_models(request: Request) -> Models:
-    models = request.app.state.models.current
-    if models is None:
-        raise ModelNotFoundError("the models are not loaded yet")
-    return models
+    """The models this request scores with, after following a reload another worker published
+    (``ModelSlot.for_request``); 503 when there are none."""
+    return await request.app.state.models.for_request()
 
 
 async def get_metrics(request: Request) -> ServiceMetrics:

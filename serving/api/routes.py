@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from core.errors import ModelNotFoundError
+from core.errors import ModelNotFoundError, ReloadError
 from core.settings import Settings
 from serving.api.deps import Scoring, get_metrics, get_models, get_scoring, get_slot
 from serving.decode.arrow_reader import ARROW_STREAM, accepts_arrow, is_arrow, read_arrow_batch
@@ -36,11 +36,19 @@ from serving.encode.arrow_writer import arrow_answer
 from serving.encode.rows import rows_of
 from serving.runtime.metrics import CONTENT_TYPE, ServiceMetrics
 from serving.schemas.requests import BatchRequest, ScoreRequest
-from serving.schemas.responses import BatchOut, ErrorOut, HealthOut, ModelOut, ModelsOut, ScoreOut
+from serving.schemas.responses import (
+    BatchOut,
+    ErrorOut,
+    HealthOut,
+    ModelOut,
+    ModelsOut,
+    ScoreOut,
+    WorkerOut,
+)
 from serving.scoring.batching import Job
-from serving.scoring.loading import ModelSlot
 from serving.scoring.scorer import ScoredLeads, score_requests, score_visible
 from serving.scoring.served import Models
+from serving.scoring.slot import ModelSlot
 
 NOT_READY = {503: {"model": ErrorOut, "description": "No models loaded (train first)."}}
 UNREADABLE = {
@@ -272,9 +280,11 @@ def _finite(metrics: dict) -> dict[str, float | None]:
     return out
 
 
-def models_out(models: Models) -> ModelsOut:
+def models_out(models: Models, slot: ModelSlot) -> ModelsOut:
+    """``models`` (what ``slot`` serves now), its generation and what every worker serves."""
     return ModelsOut(
         loaded_at=models.loaded_at,
+        generation=slot.generation,
         models=[
             ModelOut(
                 transition=m.transition,
@@ -295,21 +305,33 @@ def models_out(models: Models) -> ModelsOut:
         ],
         rules_threshold=models.rules.threshold,
         rules=[rule.name for rule in models.rules.rules],
+        workers=[WorkerOut.model_validate(entry) for entry in slot.workers()],
     )
 
 
-@v1.get("/models", response_model=ModelsOut, summary="The models being served")
-async def list_models(models: Annotated[Models, Depends(get_models)]) -> ModelsOut:
-    return models_out(models)
+@v1.get(
+    "/models",
+    response_model=ModelsOut,
+    summary="The models being served",
+    description="The models this worker serves and their reload generation, and what every "
+    "worker of the server serves.",
+)
+async def list_models(
+    models: Annotated[Models, Depends(get_models)],
+    slot: Annotated[ModelSlot, Depends(get_slot)],
+) -> ModelsOut:
+    return models_out(models, slot)
 
 
 @v1.post(
     "/models/reload",
     response_model=ModelsOut,
     summary="Reload the champions",
-    description="Loads the models again (registry alias or folder) beside the current ones and "
-    "swaps them in; requests in flight finish on the old ones. If loading fails the old models "
-    "keep serving and the error (503) says which.",
+    description="Loads the champions again (registry alias or folder) beside the current ones "
+    "and swaps them in; requests in flight finish on the old ones. Once this answers, every "
+    "worker of the server scores with the new models (each loads them before its next "
+    "answer). If loading fails, nothing changes anywhere and the error (503) says which models "
+    "still serve.",
 )
 async def reload_models(
     slot: Annotated[ModelSlot, Depends(get_slot)],
@@ -317,12 +339,12 @@ async def reload_models(
 ) -> ModelsOut:
     try:
         models = await slot.reload()
-    except ModelNotFoundError:
+    except (ModelNotFoundError, ReloadError):
         metrics.reloads.labels("failed").inc()
         raise
     metrics.reloads.labels("ok").inc()
     metrics.show_models((m.transition, m.version, m.alias) for m in models.by_transition.values())
-    return models_out(models)
+    return models_out(models, slot)
 
 
 @public.get("/healthz", response_model=HealthOut, summary="Alive")

@@ -121,11 +121,31 @@ class ModelOut(BaseModel):
     )
 
 
+class WorkerOut(BaseModel):
+    """What one worker process of the server serves."""
+
+    pid: int
+    generation: int = Field(description="The reload generation it serves.")
+    versions: dict[str, str | None] = Field(
+        description="Registry version per transition (null when served from a folder)."
+    )
+    loaded_at: datetime = Field(description="When it loaded them.")
+    answering: bool = Field(description="Whether this worker gave this answer.")
+
+
 class ModelsOut(BaseModel):
     loaded_at: datetime
+    generation: int = Field(
+        description="Reload generation of these models: 1 for those the server started with, "
+        "one more per successful reload (by any worker)."
+    )
     models: list[ModelOut]
     rules_threshold: float
     rules: list[str]
+    workers: list[WorkerOut] = Field(
+        description="Every live worker of the server and what it serves; a worker switches to "
+        "a new generation before its next answer, an idle one within a second."
+    )
 
 
 class ErrorOut(BaseModel):

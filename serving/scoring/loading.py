@@ -1,18 +1,16 @@
-"""The champions, from the MLflow registry or from a local folder, ready to score.
+"""The champions, from the MLflow registry, a local folder or a reload generation, ready to
+score.
 
-``load_models`` builds a complete, immutable ``Models`` or raises ``ModelNotFoundError``; it
-never half-replaces anything. The app keeps the current ``Models`` in one attribute, so a
-reload builds the new one aside and swaps it in with one assignment: in-flight requests finish
-on the object they started with, and a failed reload leaves the old one serving.
+``load_models`` and ``load_generation`` build a complete, immutable ``Models`` or raise
+``ModelNotFoundError``; they never half-replace anything. ``serving.scoring.slot`` keeps the
+current ``Models`` and swaps a new one in with one assignment.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import joblib
 from core.errors import ModelNotFoundError
 from core.settings import Settings, trees_cache_of
 from serving.scoring.compiled_trees import tree_prediction
+from serving.scoring.generation import Generation
 from serving.scoring.reasons import ReasonWriter
 from serving.scoring.served import TRANSITIONS, Models, ServedModel, inputs_key
 from serving.scoring.tree_shap import tree_contributions
@@ -155,6 +154,40 @@ def load_models(
         raise ModelNotFoundError(
             f"could not load the models ({type(error).__name__}: {error}); {TRAIN_FIRST}"
         ) from error
+    return _gathered(served)
+
+
+def load_generation(generation: Generation, trees_cache: Path | None = None) -> Models:
+    """Exactly the bundles of a reload ``generation`` (``serving.scoring.generation``), as the
+    worker that published it loaded them. Raises ``ModelNotFoundError`` naming the generation
+    when a bundle is missing or unreadable."""
+    try:
+        if set(generation.models) != set(TRANSITIONS):
+            raise ValueError(f"it holds {sorted(generation.models)}, not {list(TRANSITIONS)}")
+        served = {}
+        for transition in TRANSITIONS:
+            published = generation.models[transition]
+            bundle = joblib.load(published.bundle)
+            if not isinstance(bundle, ScoringBundle) or bundle.transition != transition:
+                raise ValueError(f"{published.bundle} is not a {transition} scoring bundle")
+            served[transition] = _served(
+                bundle,
+                version=published.version,
+                alias=published.alias,
+                source=published.source,
+                trees_cache=trees_cache,
+            )
+    except Exception as error:
+        log.exception("loading reload generation %d failed", generation.number)
+        raise ModelNotFoundError(
+            f"could not load the models of reload generation {generation.number} "
+            f"({type(error).__name__}: {error})"
+        ) from error
+    return _gathered(served)
+
+
+def _gathered(served: dict[str, ServedModel]) -> Models:
+    """Both transitions' models with the hand-set rules the API scores next to them."""
     rules = served["mql_to_sql"].bundle.rules
     if served["sql_to_won"].bundle.rules != rules:
         log.warning(
@@ -162,40 +195,3 @@ def load_models(
             "mql_to_sql model's rules"
         )
     return Models(by_transition=served, rules=rules, loaded_at=datetime.now(UTC))
-
-
-class ModelSlot:
-    """The models being served: replaced whole by one assignment, never mutated.
-
-    Attributes:
-        load: builds a complete ``Models`` (or raises ``ModelNotFoundError``).
-        current: what requests score with now (None before the first load).
-    """
-
-    def __init__(self, load: Callable[[], Models]) -> None:
-        self.load = load
-        self.current: Models | None = None
-        self._reloading = asyncio.Lock()
-
-    def start(self) -> Models:
-        self.current = self.load()
-        return self.current
-
-    async def reload(self) -> Models:
-        """Load the champions again, aside, in a worker thread (requests keep being served),
-        then swap them in. On failure the old models stay and the error says which serve."""
-        async with self._reloading:
-            try:
-                fresh = await asyncio.to_thread(self.load)
-            except ModelNotFoundError as error:
-                raise ModelNotFoundError(f"reload failed, {self.describe()}: {error}") from error
-            self.current = fresh  # the one assignment in-flight requests never notice
-            return fresh
-
-    def describe(self) -> str:
-        if self.current is None:
-            return "no models loaded"
-        served = ", ".join(
-            f"{m.name} version {m.version or m.source}" for m in self.current.by_transition.values()
-        )
-        return f"still serving {served}"

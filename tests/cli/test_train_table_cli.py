@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.cli.console import LEADSCORE, assert_one_line_error
+from tests.training.test_flat_dates import day_first_table
 from tests.training.test_flat_table import make_table, write_csv
 
 
@@ -92,3 +93,51 @@ def test_unreadable_file_exits_2_naming_it(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01 definitely not parquet")
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
     assert_one_line_error(result, "export.parquet")
+
+
+# -- dates: one format per column (issue #22, item 2) ------------------------------------------
+def test_time_column_mixing_date_conventions_exits_2_naming_it_and_the_option(
+    tmp_path: Path,
+) -> None:
+    table, _ = day_first_table(n=600)
+    table.loc[10, "created_at"] = "01/25/2023"
+    path = write_csv(table, tmp_path)
+    result = run_leadscore(
+        tmp_path, "--table", str(path), "--label", "converted", "--time", "created_at"
+    )
+    assert_one_line_error(result, "created_at", "mix day-first", "--dayfirst")
+
+
+def test_entirely_ambiguous_time_column_exits_2_unless_dayfirst_is_given(tmp_path: Path) -> None:
+    table = make_table(n=600).drop(columns="last_contact_at")
+    days = np.arange(len(table)) % 12 + 1
+    table["created_at"] = [f"{d:02d}/{m:02d}/2023" for d, m in zip(days, days[::-1], strict=True)]
+    path = write_csv(table, tmp_path)
+    args = ("--table", str(path), "--label", "converted", "--time", "created_at")
+    assert_one_line_error(run_leadscore(tmp_path, *args), "created_at", "ambiguous", "--dayfirst")
+
+
+@pytest.mark.slow
+def test_day_first_export_trains_and_the_summary_names_each_date_format(tmp_path: Path) -> None:
+    table, _ = day_first_table(n=1_500)
+    path = write_csv(table, tmp_path)
+    args = ("--table", str(path), "--label", "converted", "--time", "created_at")
+    result = run_leadscore(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert "dates in created_at: day-first (DD/MM/YYYY), values like '15/01/2023'" in (
+        result.stdout
+    )
+    assert "dates in last_contact_at: day-first" in result.stdout
+    i = np.arange(len(table))  # 288 different days, none with a field over 12
+    ambiguous = table.drop(columns="last_contact_at").assign(
+        created_at=[
+            f"{d:02d}/{m:02d}/{y}"
+            for d, m, y in zip(i % 12 + 1, i // 12 % 12 + 1, 2022 + i // 144 % 2, strict=True)
+        ]
+    )
+    path = write_csv(ambiguous, tmp_path, "ambiguous.csv")
+    told = run_leadscore(
+        tmp_path, "--table", str(path), "--label", "converted", "--time", "created_at", "--dayfirst"
+    )
+    assert told.returncode == 0, told.stderr
+    assert "dates in created_at: day-first (DD/MM/YYYY), as given" in told.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,11 +30,14 @@ from training.tracking.pyfunc import flat_rows
 SMALL_MODEL = {"n_estimators": 60, "num_leaves": 15, "early_stopping_rounds": 20}
 
 
-def train_bundle(training_set: TrainingSet, rules: HandSetRules, seed: int = 0) -> ScoringBundle:
-    """A small calibrated model of one transition, as ``training.run`` builds it."""
+def train_bundle(
+    training_set: TrainingSet, rules: HandSetRules, seed: int = 0, **params
+) -> ScoringBundle:
+    """A small calibrated model of one transition, as ``training.run`` builds it (``params``:
+    the model's other than ``SMALL_MODEL``)."""
     split = time_split(training_set.frame)
     features = list(FEATURE_NAMES)
-    model = LeadConversionModel(random_state=seed, **SMALL_MODEL)
+    model = LeadConversionModel(random_state=seed, **{**SMALL_MODEL, **params})
     model.fit(
         split.train[features],
         split.train["label"],
@@ -58,7 +62,18 @@ def register(
     decision: dict | None = None,
 ) -> str:
     """Log ``bundle`` as a new version of its registered model and make it the champion (or
-    record the gate's ``decision`` instead)."""
+    record the gate's ``decision`` instead); returns the version."""
+    return register_run(bundle, history, rows, decision)[1]
+
+
+def register_run(
+    bundle: ScoringBundle,
+    history: LeadHistory,
+    rows: pd.DataFrame,
+    decision: dict | None = None,
+) -> tuple[str, str]:
+    """``register``, returning (run id, version): the run is where a later promotion of the
+    version is recorded."""
     example = flat_rows(_example_payloads(history, rows.head(2)))
     run_id, version = tracking.log_training_run(
         bundle,
@@ -71,7 +86,7 @@ def register(
     )
     decision = decision or {"promote": True, "reason": "test"}
     tracking.promote(bundle.transition, version, run_id, decision)
-    return version
+    return run_id, version
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +111,59 @@ def registry(tmp_path_factory, bundles, training_sets, simulation) -> Settings:
         for transition, bundle in bundles.items():
             register(bundle, simulation.history, training_sets[transition].frame.tail(2))
     return settings
+
+
+@dataclass(frozen=True)
+class ReloadStore:
+    """A registry for reload tests. Attributes: settings (its store); runs: the run id of each
+    MQL -> SQL version, to make any of them the champion."""
+
+    settings: Settings
+    runs: dict[str, str]
+
+    def make_champion(self, version: str) -> None:
+        """Points the MQL -> SQL ``champion`` alias at ``version`` (no reload: that is the
+        test's to send)."""
+        s = self.settings
+        tracking.configure(s.mlflow_tracking_uri, s.mlflow_artifacts_dir, s.experiment)
+        decision = {"promote": True, "reason": f"test: champion is version {version}"}
+        tracking.promote("mql_to_sql", version, self.runs[version], decision)
+
+
+@pytest.fixture(scope="session")
+def newer_bundle(training_sets, hand_set_rules) -> ScoringBundle:
+    """Another MQL -> SQL model (another seed and learning rate): other probabilities."""
+    return train_bundle(training_sets["mql_to_sql"], hand_set_rules, seed=5, learning_rate=0.2)
+
+
+@pytest.fixture(scope="module")
+def reload_store(
+    tmp_path_factory, bundles, newer_bundle, training_sets, simulation
+) -> Iterator[ReloadStore]:
+    """A registry of the module's own, where version 1 of both transitions is the champion and
+    MQL -> SQL has two challengers to promote: version 2 (``newer_bundle``) and version 3
+    (version 1's model again)."""
+    folder = tmp_path_factory.mktemp("reload-store")
+    rows = {t: s.frame.tail(2) for t, s in training_sets.items()}
+    challenger = {"promote": False, "reason": "test: kept for a reload test"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        settings = Settings(
+            mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+            mlflow_artifacts_dir=folder / "mlartifacts",
+            experiment="leadscore-reload-test",
+        )
+        tracking.configure(
+            settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+        )
+        runs = {}
+        for bundle in (bundles["mql_to_sql"], newer_bundle, bundles["mql_to_sql"]):
+            decision = None if not runs else challenger
+            run_id, version = register_run(bundle, simulation.history, rows["mql_to_sql"], decision)
+            runs[version] = run_id
+        register(bundles["sql_to_won"], simulation.history, rows["sql_to_won"])
+        assert sorted(runs) == ["1", "2", "3"]
+        yield ReloadStore(settings, runs)
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,62 +15,16 @@ import pytest
 
 import serving.api.app
 from core.errors import WorkersFailingError
+from core.settings import get_settings
 from serving.runtime.workers import serve_workers
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server_env(registry) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update(
-        LEADSCORE_MLFLOW_TRACKING_URI=registry.mlflow_tracking_uri,
-        LEADSCORE_MLFLOW_ARTIFACTS_DIR=str(registry.mlflow_artifacts_dir),
-        LEADSCORE_EXPERIMENT=registry.experiment,
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def _start_server(registry, folder: Path, workers: int) -> tuple[subprocess.Popen, str]:
-    """``run_server`` in a subprocess on a free loopback port: (the process, its base URL)."""
-    port = _free_port()
-    code = (
-        "from serving.api.app import run_server; "
-        f"run_server(host='127.0.0.1', port={port}, workers={workers})"
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=folder,
-        env=_server_env(registry),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return server, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(server: subprocess.Popen, base: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        assert server.poll() is None, server.stderr.read().decode()[-2000:]
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"server did not become ready in {seconds:.0f} s"
-        time.sleep(0.2)
+from serving.scoring.generation import SharedGeneration
+from tests.serving.servers import free_port, server_env, start_server, wait_ready
 
 
 def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
-    server, base = _start_server(registry, tmp_path, workers=1)
+    server, base = start_server(registry, tmp_path, workers=1)
     try:
-        _wait_ready(server, base)
+        wait_ready(server, base)
         response = httpx.post(f"{base}/v1/score", json=lead_request, timeout=10)
         assert response.status_code == 200
         assert 0 < response.json()["mql_to_sql"]["probability"] < 1
@@ -83,14 +35,38 @@ def test_uvicorn_serves_scores_over_http(registry, lead_request, tmp_path):
         server.wait(timeout=20)
 
 
-def test_run_server_uses_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch):
-    options = {}
-    monkeypatch.setattr(serving.api.app, "load_for", lambda settings: None)
-    monkeypatch.setattr(
-        serving.api.app.uvicorn, "run", lambda app, **kwargs: options.update(kwargs)
-    )
-    serving.api.app.run_server(host="127.0.0.1", port=0)
-    assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+def test_run_server_uses_uvloop_and_httptools_and_hands_workers_a_shared_folder(
+    registry, monkeypatch: pytest.MonkeyPatch
+):
+    for variable, value in server_env(registry).items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("LEADSCORE_RUNTIME_DIR", raising=False)
+    seen = {}
+
+    def run(app, **options):  # what a worker sees when uvicorn builds its app
+        folder = get_settings().runtime_dir
+        shared = SharedGeneration(folder)
+        seen.update(options, folder=folder, mode=folder.stat().st_mode & 0o777)
+        seen.update(generation=shared.read(), counter=shared.counter())
+        shared.close()
+
+    monkeypatch.setattr(serving.api.app.uvicorn, "run", run)
+    get_settings.cache_clear()
+    try:
+        serving.api.app.run_server(host="127.0.0.1", port=0)
+    finally:
+        get_settings.cache_clear()
+    assert (seen["loop"], seen["http"]) == ("uvloop", "httptools")
+    generation = seen["generation"]
+    assert generation.number == seen["counter"] == 1  # the models run_server checked
+    assert {t: p.version for t, p in generation.models.items()} == {
+        "mql_to_sql": "1",
+        "sql_to_won": "1",
+    }
+    assert seen["mode"] == 0o700  # the bundles are this user's
+    assert not seen["folder"].exists()  # removed when the server stops
+    assert "LEADSCORE_RUNTIME_DIR" not in os.environ
 
 
 def _sockets_on(port: int, state: str) -> set[str]:
@@ -133,11 +109,11 @@ def test_connections_are_handed_to_workers_in_turn_and_workers_are_replaced_and_
 ):
     # uvicorn's shared socket let one worker take every connection a client opened at once,
     # and a socket per worker split them at random; here the supervisor deals them out
-    server, base = _start_server(registry, tmp_path, workers=2)
+    server, base = start_server(registry, tmp_path, workers=2)
     port = int(base.rsplit(":", 1)[1])
     clients = [httpx.Client() for _ in range(8)]
     try:
-        _wait_ready(server, base)
+        wait_ready(server, base)
         workers = _workers(server.pid)
         assert len(workers) == 2
         listening = _sockets_on(port, "0A")
@@ -180,9 +156,9 @@ def test_connections_are_handed_to_workers_in_turn_and_workers_are_replaced_and_
 @pytest.mark.slow
 def test_workers_stop_when_their_supervisor_is_killed(registry, tmp_path):
     # no one would hand them connections any more; they exit rather than linger as orphans
-    server, base = _start_server(registry, tmp_path, workers=2)
+    server, base = start_server(registry, tmp_path, workers=2)
     try:
-        _wait_ready(server, base)
+        wait_ready(server, base)
         workers = _workers(server.pid)
         assert len(workers) == 2
     finally:
@@ -211,5 +187,5 @@ def test_workers_that_cannot_start_stop_the_server_instead_of_restarting_for_eve
     options = {"app": "no_such_module:app", "host": "127.0.0.1", "log_level": "critical"}
     started = time.monotonic()
     with pytest.raises(WorkersFailingError, match="exit as soon as they start"):
-        serve_workers(host="127.0.0.1", port=_free_port(), workers=2, options=options)
+        serve_workers(host="127.0.0.1", port=free_port(), workers=2, options=options)
     assert time.monotonic() - started < 60

@@ -471,9 +471,11 @@ def test_summary_and_json_show_the_test_metrics(flat_run) -> None:
     summary = flat_summary(result)
     assert "ROC-AUC" in summary
     assert "split (time (created_at)): train 2,100, validation 450, test 450" in summary
+    assert "dates in created_at: ISO 8601 (year first)" in summary
     payload = flat_json(result)
     assert payload["roc_auc"] == result.metrics["roc_auc"]
     assert payload["version"] == "1"
+    assert payload["date_formats"]["created_at"] == "ISO 8601 (year first)"
 
 
 @pytest.mark.slow

@@ -12,17 +12,23 @@ Decisions (each constant below is one of them):
   with a different value in every row); free text (more than ``FREE_TEXT_MIN_DISTINCT``
   distinct values that are more than ``FREE_TEXT_DISTINCT_SHARE`` of its rows); dates when
   there is no time column. With a time column a date becomes "days before that time".
+- Dates: each date column is read in one format decided from all its labelled values
+  (``core.dates``: ISO, day-first or month-first); a column whose values leave the convention
+  open takes the one the table's other date columns prove, or the one the caller gives
+  (``dates``), or is refused by name. The format is recorded in the plan, so scoring reads new
+  rows the same way.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from core.dates import DateFormat, DateSurvey, agreed_convention, decide
 from core.errors import InputError
 from training.flat.values import PARSE_SHARE, as_datetimes, as_numbers, as_text, map_label
 
@@ -32,7 +38,6 @@ FREE_TEXT_MIN_DISTINCT = 100
 FREE_TEXT_DISTINCT_SHARE = 0.5
 ID_MIN_ROWS = 20
 TYPE_SAMPLE_ROWS = 2_000
-_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 _ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|number|no)$|^id[_\s-]", re.IGNORECASE)
 _CAMEL_ID = re.compile(r"[a-z](Id|ID|Key|Number|No)$")
 
@@ -48,6 +53,8 @@ class ColumnPlan:
         levels: categorical feature -> kept levels, when it had more than ``MAX_LEVELS``.
         notes: feature -> how it is read, where that is not obvious.
         dropped: column -> why it is not used.
+        date_formats: (date column, the one format it is read with) pairs: the time column and
+            the "days_before" features (a tuple, so plans pickled before it existed load).
     """
 
     label: str
@@ -58,6 +65,7 @@ class ColumnPlan:
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
+    date_formats: tuple[tuple[str, DateFormat], ...] = ()
 
     @property
     def features(self) -> list[str]:
@@ -69,6 +77,21 @@ class ColumnPlan:
         dates are measured against it."""
         needs_time = "days_before" in self.kinds.values()
         return [*self.features, *([self.time_column] if needs_time else [])]
+
+    def date_format(self, name: str) -> DateFormat | None:
+        """The format date column ``name`` is read with (None for a plan that predates them)."""
+        return dict(self.date_formats).get(name)
+
+    def without(self, reasons: dict[str, str]) -> ColumnPlan:
+        """The plan with the features named in ``reasons`` dropped, each with its reason."""
+        return replace(
+            self,
+            kinds={k: v for k, v in self.kinds.items() if k not in reasons},
+            levels={k: v for k, v in self.levels.items() if k not in reasons},
+            notes={k: v for k, v in self.notes.items() if k not in reasons},
+            dropped={**self.dropped, **reasons},
+            date_formats=tuple((k, v) for k, v in self.date_formats if k not in reasons),
+        )
 
     def of_kind(self, kind: str) -> list[str]:
         return [name for name, k in self.kinds.items() if k == kind]
@@ -85,6 +108,7 @@ class ColumnPlan:
             "levels": {k: list(v) for k, v in self.levels.items()},
             "notes": self.notes,
             "dropped": self.dropped,
+            "date_formats": {name: fmt.describe() for name, fmt in self.date_formats},
         }
 
 
@@ -109,10 +133,10 @@ def _reads_as_numbers(present: pd.Series) -> bool:
 
 
 def _reads_as_dates(present: pd.Series) -> bool:
-    sample = _sample(present).astype(str)
-    if sample.str.match(_DATE_LIKE).mean() < PARSE_SHARE:
-        return False
-    return bool(as_datetimes(sample).notna().mean() >= PARSE_SHARE)
+    """Nearly all values are dates in some convention (which one is decided later, from the
+    whole column)."""
+    survey = DateSurvey().add(_sample(present).astype(str))
+    return survey.present > 0 and survey.readable_share >= PARSE_SHARE
 
 
 # -- column plan -----------------------------------------------------------------------------
@@ -163,20 +187,15 @@ def infer_columns(
     label: str,
     id_column: str | None = None,
     time_column: str | None = None,
+    dates: str | None = None,
 ) -> ColumnPlan:
-    """Type every column from the rows that have a label (those are the ones trained on)."""
+    """Type every column from the rows that have a label (those are the ones trained on).
+
+    ``dates``: "dayfirst" or "monthfirst" for date columns whose values do not prove one
+    (``core.dates.decide``); an ambiguous column without it raises ``InputError`` naming it."""
     _require_columns(frame, {"label": label, "id": id_column, "time": time_column})
     y, mapping = map_label(frame[label], label)
     rows = frame[y.notna().to_numpy()]
-    if time_column is not None:
-        times = as_datetimes(rows[time_column])
-        bad = rows[time_column].notna() & times.isna()
-        if bad.sum() > (1 - PARSE_SHARE) * len(rows):
-            examples = ", ".join(repr(v) for v in rows.loc[bad, time_column].head(3))
-            raise InputError(
-                f"time column {time_column!r}: {int(bad.sum()):,} values are not dates "
-                f"(e.g. {examples})"
-            )
     kinds: dict[str, str] = {}
     levels: dict[str, tuple[str, ...]] = {}
     notes: dict[str, str] = {}
@@ -202,10 +221,46 @@ def infer_columns(
                     f"{len(counts):,} levels; kept the {MAX_LEVELS} most frequent, "
                     f"the rest as {OTHER_LEVEL!r}"
                 )
+    date_columns = [time_column] if time_column is not None else []
+    date_columns += [name for name, kind in kinds.items() if kind == "days_before"]
+    formats = _date_formats(rows, date_columns, dates)
+    if time_column is not None:
+        times = as_datetimes(rows[time_column], formats[time_column])
+        bad = rows[time_column].notna() & times.isna()
+        if bad.sum() > (1 - PARSE_SHARE) * len(rows):
+            examples = ", ".join(repr(v) for v in rows.loc[bad, time_column].head(3))
+            raise InputError(
+                f"time column {time_column!r}: {int(bad.sum()):,} values are not dates "
+                f"(e.g. {examples})"
+            )
     if not kinds:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(dropped.items())[:5])
         raise InputError(f"no usable feature column besides the label ({reasons})")
-    return ColumnPlan(label, mapping, id_column, time_column, kinds, levels, notes, dropped)
+    return ColumnPlan(
+        label,
+        mapping,
+        id_column,
+        time_column,
+        kinds,
+        levels,
+        notes,
+        dropped,
+        tuple(formats.items()),
+    )
+
+
+def _date_formats(
+    rows: pd.DataFrame, columns: list[str], dates: str | None
+) -> dict[str, DateFormat]:
+    """One format per date column; an entirely ambiguous column takes the convention the
+    table's other date columns prove when they agree (a CRM writes all its dates alike)."""
+    typed = {c for c in columns if pd.api.types.is_datetime64_any_dtype(rows[c].dtype)}
+    surveys = {c: DateSurvey().add(rows[c]) for c in columns if c not in typed}
+    fallback = agreed_convention(surveys.values())
+    formats = {c: DateFormat("typed") for c in typed}
+    for name, survey in surveys.items():
+        formats[name] = decide(survey, f"date column {name!r}", dates, fallback)
+    return {c: formats[c] for c in columns}
 
 
 def flat_features(frame: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
@@ -213,13 +268,15 @@ def flat_features(frame: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
     missing = [c for c in plan.input_columns if c not in frame.columns]
     if missing:
         raise InputError(f"missing column(s) {', '.join(map(repr, missing[:5]))} in the input")
-    time = as_datetimes(frame[plan.time_column]) if plan.of_kind("days_before") else None
+    time = None
+    if plan.of_kind("days_before"):
+        time = as_datetimes(frame[plan.time_column], plan.date_format(plan.time_column))
     out: dict[str, object] = {}
     for name, kind in plan.kinds.items():
         if kind == "numeric":
             out[name] = as_numbers(frame[name])
         elif kind == "days_before" and time is not None:
-            delta = time.to_numpy() - as_datetimes(frame[name]).to_numpy()
+            delta = time.to_numpy() - as_datetimes(frame[name], plan.date_format(name)).to_numpy()
             out[name] = delta / np.timedelta64(1, "D")
         else:
             text = as_text(frame[name])

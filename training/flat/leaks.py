@@ -1,115 +1,93 @@
-"""Leak detection and refusal: feature columns that give the label away on their own.
+"""Leak detection and refusal: feature columns that give the label away on their own, and
+suspects that nearly do.
 
 Columns filled *after* the outcome ("lead quality", "status", "days to close") make a model look
 perfect in testing and useless on new leads, so they are refused unless the user vouches for
-them by name. A leak is flagged when a column behaves like the outcome, not only when it copies
-it: a column whose values determine the label exactly (a copy, its negation, a recoding such as
-Won/Lost), or whose own ROC-AUC reaches ``LEAK_AUC`` (numbers ranked both ways with blanks at
-either end; text by out-of-fold target rate, so rare levels cannot fake it).
+them by name. The measures are ``features.leaks`` (shared with the CRM importer): a leak
+determines the label or reaches ``LEAK_AUC`` on its own; a suspect has one big, near-pure value,
+or carries most of the fitted model's gain (``MOST_GAIN_SHARE``). Suspects are not refused:
+they are named in the summary and the run, and ``--drop-suspects`` leaves them out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from core.errors import InputError
+from features.leaks import (
+    EXACT_MAX_LEVELS,
+    LEAK_AUC,
+    LEAK_FOLDS,
+    MOST_GAIN,
+    TARGET_SMOOTHING,
+    Leak,
+    outcome_like,
+    pure_level,
+)
 from training.flat.columns import ColumnPlan, flat_features
 from training.flat.values import map_label
 
-LEAK_AUC = 0.97
-EXACT_MAX_LEVELS = 20
-TARGET_SMOOTHING = 10.0
-LEAK_FOLDS = 5
+__all__ = [
+    "EXACT_MAX_LEVELS",
+    "LEAK_AUC",
+    "LEAK_FOLDS",
+    "MOST_GAIN_SHARE",
+    "TARGET_SMOOTHING",
+    "Leak",
+    "find_leaky_columns",
+    "find_suspects",
+    "gain_suspect",
+    "refuse_leaks",
+]
+
+MOST_GAIN_SHARE = 0.5
 
 
-@dataclass(frozen=True)
-class Leak:
-    """A column that gives the label away; ``evidence`` says how (shown to the user)."""
-
-    column: str
-    kind: str  # "determines the label" or "near-perfect predictor"
-    evidence: str
-    auc: float
-
-
-# -- leaks -----------------------------------------------------------------------------------
-def _level_keys(values: pd.Series) -> pd.Series:
-    return values.astype("object").map(lambda v: "(missing)" if pd.isna(v) else str(v))
-
-
-def _exact_leak(name: str, values: pd.Series, y: np.ndarray) -> Leak | None:
-    keys = _level_keys(values)
-    rates = pd.Series(y, index=keys.index).groupby(keys.to_numpy()).mean()
-    if not 2 <= len(rates) <= EXACT_MAX_LEVELS or not rates.isin([0.0, 1.0]).all():
-        return None
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
-    if np.array_equal(numbers, y):
-        evidence = "identical to the label"
-    elif np.array_equal(numbers, 1 - y):
-        evidence = "the label negated"
-    else:
-        pairs = ", ".join(f"{k!r} = {int(r)}" for k, r in list(rates.items())[:4])
-        what = "a recoding of the label" if len(rates) == 2 else "each value has one outcome"
-        evidence = f"{what}: {pairs}"
-    return Leak(name, "determines the label", evidence, 1.0)
-
-
-def _numeric_auc(numbers: np.ndarray, y: np.ndarray) -> float:
-    """Best AUC of the values as a score: either direction, blanks lowest or highest."""
-    finite = numbers[np.isfinite(numbers)]
-    if finite.size == 0:
-        return 0.5
-    best = 0.5
-    for fill in (finite.min() - 1, finite.max() + 1):
-        auc = roc_auc_score(y, np.where(np.isfinite(numbers), numbers, fill))
-        best = max(best, auc, 1 - auc)
-    return float(best)
-
-
-def _target_rate_auc(values: pd.Series, y: np.ndarray, seed: int) -> float:
-    """AUC of the out-of-fold, smoothed conversion rate of each row's level."""
-    codes, _ = pd.factorize(_level_keys(values))
-    folds = np.random.default_rng(seed).permutation(len(y)) % LEAK_FOLDS
-    score = np.empty(len(y))
-    for fold in range(LEAK_FOLDS):
-        out = folds == fold
-        count = np.bincount(codes[~out], minlength=codes.max() + 1)
-        positive = np.bincount(codes[~out], weights=y[~out], minlength=codes.max() + 1)
-        prior = y[~out].mean()
-        score[out] = ((positive + TARGET_SMOOTHING * prior) / (count + TARGET_SMOOTHING))[
-            codes[out]
-        ]
-    return float(roc_auc_score(y, score))
+def _judged(frame: pd.DataFrame, label: str, plan: ColumnPlan):
+    y_all, _ = map_label(frame[label], label)
+    keep = y_all.notna().to_numpy()
+    y = y_all.to_numpy()[keep].astype(int)
+    return flat_features(frame[keep], plan), y
 
 
 def find_leaky_columns(
     frame: pd.DataFrame, label: str, plan: ColumnPlan, *, seed: int = 0
 ) -> list[Leak]:
-    """Feature columns that give the label away on their own (see the module docstring)."""
-    y_all, _ = map_label(frame[label], label)
-    keep = y_all.notna().to_numpy()
-    y = y_all.to_numpy()[keep].astype(int)
-    if len(np.unique(y)) < 2:
+    """Feature columns that give the label away on their own (see ``features.leaks``)."""
+    features, y = _judged(frame, label, plan)
+    if len(set(y)) < 2:
         return []
-    features = flat_features(frame[keep], plan)
     leaks = []
     for name, kind in plan.kinds.items():
-        values = features[name]
-        leak = _exact_leak(name, values, y)
-        if leak is None:
-            if kind == "categorical":
-                auc = _target_rate_auc(values, y, seed)
-            else:
-                auc = _numeric_auc(values.to_numpy(dtype="float64"), y)
-            if auc >= LEAK_AUC:
-                leak = Leak(name, "near-perfect predictor", f"AUC {auc:.3f} on its own", auc)
+        leak = outcome_like(name, features[name], y, numeric=kind != "categorical", seed=seed)
         if leak is not None:
             leaks.append(leak)
     return leaks
+
+
+def find_suspects(
+    frame: pd.DataFrame, label: str, plan: ColumnPlan, leaks: list[Leak]
+) -> list[Leak]:
+    """Feature columns (other than ``leaks``) with one big value that is a near-pure predictor
+    of the label."""
+    features, y = _judged(frame, label, plan)
+    if len(set(y)) < 2:
+        return []
+    known = {leak.column for leak in leaks}
+    found = (pure_level(name, features[name], y) for name in plan.kinds if name not in known)
+    return [suspect for suspect in found if suspect is not None]
+
+
+def gain_suspect(gain: pd.Series) -> Leak | None:
+    """The feature carrying more than ``MOST_GAIN_SHARE`` of a fitted model's total gain: one
+    column the model leans on that hard is often filled after the outcome."""
+    total = float(gain.sum())
+    if total <= 0 or len(gain) < 2:
+        return None
+    name, top = str(gain.idxmax()), float(gain.max()) / total
+    if top <= MOST_GAIN_SHARE:
+        return None
+    return Leak(name, MOST_GAIN, f"carries {top:.0%} of the model's gain", top)
 
 
 def refuse_leaks(

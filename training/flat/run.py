@@ -1,5 +1,5 @@
-"""One training run from a flat table (one row per lead): read, type the columns, refuse leaks,
-split, fit, evaluate on the test rows, plot, gate, log and register (``summary`` prints it).
+"""One training run from a flat table (one row per lead): the input checks (``checks``), then
+fit, evaluate on the test rows, plot, gate, log and register (``summary`` prints it).
 
 This is the only module of that path that orders side effects; the steps it calls are pure
 (``table``, ``model``, ``evaluate``, ``plots``) and MLflow stays in ``tracking``. Every
@@ -22,18 +22,14 @@ from matplotlib.figure import Figure
 
 from training import gate, plots, tracking
 from training.evaluate import evaluate_scores, flatten_metrics
+from training.flat.checks import FlatInputs, check_table, without_suspects
 from training.flat.table import (
     ColumnPlan,
     FlatScorer,
     FlatSplit,
     Leak,
-    find_leaky_columns,
     flat_features,
-    infer_columns,
-    read_flat_table,
-    refuse_leaks,
-    split_rows,
-    usable_rows,
+    gain_suspect,
 )
 from training.model import LeadConversionModel
 
@@ -52,6 +48,8 @@ class FlatResult:
     split: how rows were split, and the row count of each part.
     rows: rows read, rows used, and rows set aside per reason.
     leaks_allowed: leaky columns used because the caller allowed them by name.
+    suspects: columns that nearly give the label away (one big near-pure value, or most of
+        the model's gain); suspects_dropped: whether they were left out (``drop_suspects``).
     model_name, version, run_id: the registered model, its new version and the MLflow run.
     is_champion: whether the new version became ``champion``.
     promotion: the gate's decision (``training.gate``) with the reason.
@@ -65,6 +63,8 @@ class FlatResult:
     split: dict
     rows: dict[str, int]
     leaks_allowed: list[Leak] = field(default_factory=list)
+    suspects: list[Leak] = field(default_factory=list)
+    suspects_dropped: bool = False
     model_name: str = ""
     version: str = ""
     run_id: str = ""
@@ -112,6 +112,8 @@ def _params(
     plan: ColumnPlan,
     row_counts: dict[str, int],
     allowed: list[Leak],
+    suspects: list[Leak],
+    drop_suspects: bool,
     split: FlatSplit,
     model: LeadConversionModel,
     seed: int,
@@ -131,51 +133,15 @@ def _params(
         "columns.categorical": _listing(plan.of_kind("categorical")),
         "columns.days_before": _listing(plan.of_kind("days_before")),
         "columns.dropped": _listing(f"{k} ({v})" for k, v in plan.dropped.items()),
+        "columns.date_formats": _listing(f"{k} ({v.describe()})" for k, v in plan.date_formats),
         "leaks.allowed": _listing(f"{x.column} ({x.evidence})" for x in allowed),
+        "leaks.suspects": _listing(f"{x.column} ({x.evidence})" for x in suspects),
+        "leaks.suspects_dropped": drop_suspects,
         "best_iteration": model.best_iteration_,
         "calibration": model.calibration_["chosen"],
         **{f"split.{k}": v for k, v in split.describe().items()},
         **{f"model.{k}": v for k, v in model.get_params().items()},
     }
-
-
-@dataclass(frozen=True)
-class FlatInputs:
-    """A flat export that passed every input check, ready to train on (nothing logged yet)."""
-
-    path: Path
-    label: str
-    frame: pd.DataFrame
-    plan: ColumnPlan
-    rows: pd.DataFrame
-    y: np.ndarray
-    set_aside: dict[str, int]
-    leaks: list[Leak]
-    allowed: list[Leak]
-    split: FlatSplit
-    started: float  # when the checks began (the run's time counts them)
-
-
-def check_table(
-    path: Path | str,
-    *,
-    label: str,
-    id_column: str | None = None,
-    time_column: str | None = None,
-    allow_leaky: Iterable[str] = (),
-    seed: int = 7,
-) -> FlatInputs:
-    """Read a CRM export and run every input check (columns, rows, leaks, split), without side
-    effects, so a bad file fails before MLflow's store is touched. Raises ``InputError``."""
-    started = time.perf_counter()
-    path = Path(path)
-    frame = read_flat_table(path)
-    plan = infer_columns(frame, label, id_column, time_column)
-    rows, y, set_aside = usable_rows(frame, plan)
-    leaks = find_leaky_columns(rows, label, plan, seed=seed)
-    allowed = refuse_leaks(leaks, tuple(allow_leaky), list(frame.columns), label)
-    split = split_rows(rows, y, plan, seed=seed)
-    return FlatInputs(path, label, frame, plan, rows, y, set_aside, leaks, allowed, split, started)
 
 
 def train_from_table(
@@ -186,6 +152,8 @@ def train_from_table(
     time_column: str | None = None,
     allow_leaky: Iterable[str] = (),
     seed: int = 7,
+    dates: str | None = None,
+    drop_suspects: bool = False,
     model_params: dict | None = None,
     promote: bool | None = None,
     progress: Progress | None = None,
@@ -200,6 +168,8 @@ def train_from_table(
         time_column=time_column,
         allow_leaky=allow_leaky,
         seed=seed,
+        dates=dates,
+        drop_suspects=drop_suspects,
     )
     return train_checked(
         inputs, seed=seed, model_params=model_params, promote=promote, progress=progress
@@ -222,6 +192,8 @@ def train_checked(
         f"[{path.name}] {len(frame):,} rows, {len(rows):,} usable; {len(plan.features)} feature "
         f"columns, {len(plan.dropped)} dropped"
     )
+    for name, fmt in plan.date_formats:
+        say(f"  dates in {name}: read as {fmt.describe()}")
     for name, reason in plan.dropped.items():
         say(f"  dropped {name}: {reason}")
     for reason, count in inputs.set_aside.items():
@@ -229,19 +201,25 @@ def train_checked(
             say(f"  set aside {count:,} rows: {reason}")
     for leak in allowed:
         say(f"  using leaky column {leak.column} as allowed ({leak.evidence})")
+    for suspect in inputs.suspects:
+        say(f"  suspect column {suspect.column}: {suspect.evidence}{_fate(inputs.drop_suspects)}")
     features = flat_features(rows, plan)
     train, validation, test = split.train, split.validation, split.test
     say(
         f"[{path.name}] training on {len(train):,} rows, early stopping on {len(validation):,}, "
         f"testing on {len(test):,} ({split.method} split)"
     )
-    model = LeadConversionModel(random_state=seed, **(model_params or {}))
     fit_started = time.perf_counter()
-    model.fit(
-        features.iloc[train],
-        y[train],
-        eval_set=(features.iloc[validation], y[validation]),
-    )
+    model = _fit(features, y, split, seed, model_params)
+    suspects = list(inputs.suspects)
+    leaning = gain_suspect(model.gain_importance())
+    if leaning is not None and leaning.column not in {x.column for x in allowed}:
+        suspects.append(leaning)
+        say(f"  suspect column {leaning.column}: {leaning.evidence}{_fate(inputs.drop_suspects)}")
+        if inputs.drop_suspects:
+            plan = without_suspects(plan, [leaning])
+            features = features.drop(columns=leaning.column)
+            model = _fit(features, y, split, seed, model_params)
     fit_seconds = time.perf_counter() - fit_started
     y_test, p_test = y[test], model.predict_proba(features.iloc[test])[:, 1]
     metrics = evaluate_scores(y_test, p_test, is_probability=True)
@@ -256,7 +234,9 @@ def train_checked(
         "used": len(rows),
         **{f"set_aside.{k.replace(' ', '_')}": v for k, v in inputs.set_aside.items()},
     }
-    params = _params(path, plan, row_counts, allowed, split, model, seed)
+    params = _params(
+        path, plan, row_counts, allowed, suspects, inputs.drop_suspects, split, model, seed
+    )
     model_name = flat_model_name(label)
     decision = flat_promotion(
         metrics["roc_auc"], tracking.has_alias(model_name, tracking.CHAMPION), promote
@@ -274,6 +254,8 @@ def train_checked(
             "leaks": {
                 "allowed": [vars(x) for x in allowed],
                 "found": [vars(x) for x in inputs.leaks],
+                "suspects": [vars(x) for x in suspects],
+                "suspects_dropped": inputs.drop_suspects,
             },
             "rows": row_counts,
             "calibration": model.calibration_,
@@ -296,12 +278,28 @@ def train_checked(
         split=split.describe(),
         rows=row_counts,
         leaks_allowed=allowed,
+        suspects=suspects,
+        suspects_dropped=inputs.drop_suspects,
         model_name=model_name,
         version=version,
         run_id=run_id,
         is_champion=is_champion,
         promotion=decision,
         seconds=time.perf_counter() - inputs.started,
+    )
+
+
+def _fate(dropped: bool) -> str:
+    return " (dropped)" if dropped else " (kept; --drop-suspects leaves it out)"
+
+
+def _fit(
+    features: pd.DataFrame, y: np.ndarray, split: FlatSplit, seed: int, params: dict | None
+) -> LeadConversionModel:
+    model = LeadConversionModel(random_state=seed, **(params or {}))
+    train, validation = split.train, split.validation
+    return model.fit(
+        features.iloc[train], y[train], eval_set=(features.iloc[validation], y[validation])
     )
 
 

@@ -55,7 +55,11 @@ def usable_rows(frame: pd.DataFrame, plan: ColumnPlan) -> tuple[pd.DataFrame, np
     keep = y.notna().to_numpy().copy()
     set_aside = {"label missing": int((~keep).sum())}
     if plan.time_column is not None:
-        has_time = as_datetimes(frame[plan.time_column]).notna().to_numpy()
+        has_time = (
+            as_datetimes(frame[plan.time_column], plan.date_format(plan.time_column))
+            .notna()
+            .to_numpy()
+        )
         set_aside["time missing or not a date"] = int((keep & ~has_time).sum())
         keep &= has_time
     labels = y.to_numpy()[keep].astype(int)
@@ -83,7 +87,7 @@ def split_rows(rows: pd.DataFrame, y: np.ndarray, plan: ColumnPlan, *, seed: int
     (``TooFewRowsError`` names the counts)."""
     positions = np.arange(len(rows))
     if plan.time_column is not None:
-        times = as_datetimes(rows[plan.time_column]).to_numpy()
+        times = as_datetimes(rows[plan.time_column], plan.date_format(plan.time_column)).to_numpy()
         timed = pd.DataFrame({plan.time_column: times, "__position__": positions})
         parts = time_split(
             timed,

@@ -42,6 +42,12 @@ def flat_summary(result: FlatResult) -> str:
             if result.leaks_allowed
             else ""
         ),
+        *(f"  dates in {name}: {fmt.describe()}" for name, fmt in result.plan.date_formats),
+        *(
+            f"  suspect column {x.column}: {x.evidence}"
+            + (" (dropped)" if result.suspects_dropped else " (kept; --drop-suspects drops it)")
+            for x in result.suspects
+        ),
         f"  {'test metric':<26}{'LightGBM':>10}",
     ]
     lines += [f"  {name:<26}{_fmt(result.metrics.get(key)):>10}" for name, key in _SUMMARY_ROWS]
@@ -65,5 +71,8 @@ def flat_json(result: FlatResult) -> dict:
         "split": result.split,
         "rows_set_aside": {k: v for k, v in result.rows.items() if k.startswith("set_aside.")},
         "dropped_columns": result.plan.dropped,
+        "date_formats": {name: fmt.describe() for name, fmt in result.plan.date_formats},
         "leaky_columns_allowed": [x.column for x in result.leaks_allowed],
+        "suspect_columns": {x.column: x.evidence for x in result.suspects},
+        "suspects_dropped": result.suspects_dropped,
     }

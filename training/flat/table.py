@@ -9,7 +9,7 @@ useless on new leads, so they are refused unless the user vouches for them by na
 Each step has its own module, with its decisions in its docstring and constants:
 ``values`` (reading the file, the label as 0/1, numbers, dates, text), ``columns``
 (column typing: the ``ColumnPlan`` and the model inputs), ``leaks`` (leak detection and
-refusal) and ``split`` (usable rows and the split). Their public names are re-exported
+refusal, suspects) and ``split`` (usable rows and the split). Their public names are re-exported
 here, so callers import from ``training.flat.table``. ``FlatScorer`` stays here: registered
 models pickle it, and older ones find ``ColumnPlan`` here too.
 """
@@ -36,9 +36,12 @@ from training.flat.leaks import (
     EXACT_MAX_LEVELS,
     LEAK_AUC,
     LEAK_FOLDS,
+    MOST_GAIN_SHARE,
     TARGET_SMOOTHING,
     Leak,
     find_leaky_columns,
+    find_suspects,
+    gain_suspect,
     refuse_leaks,
 )
 from training.flat.split import (
@@ -68,6 +71,7 @@ __all__ = [
     "LEAK_FOLDS",
     "MAX_LEVELS",
     "MIN_PER_CLASS",
+    "MOST_GAIN_SHARE",
     "OTHER_LEVEL",
     "PARSE_SHARE",
     "TARGET_SMOOTHING",
@@ -82,7 +86,9 @@ __all__ = [
     "as_numbers",
     "as_text",
     "find_leaky_columns",
+    "find_suspects",
     "flat_features",
+    "gain_suspect",
     "infer_columns",
     "map_label",
     "read_flat_table",

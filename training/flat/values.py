@@ -6,7 +6,8 @@ way when the plan is made, when leaks are measured and when a new lead is scored
 - Label: booleans, 0/1 and the usual outcome words (yes/no, won/lost, closed won/closed lost,
   converted/not converted) in any case; anything else is refused by name rather than guessed.
 - Numbers: numbers, booleans (as 0/1) and numbers written as text ("1,200", "$300", "12%").
-- Dates: ISO first, then any format pandas reads, as naive UTC timestamps.
+- Dates: one format per column, decided from all its values (``core.dates``: ISO, day-first or
+  month-first, never guessed value by value), as naive UTC timestamps.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.dates import DateFormat, parse_dates, read_date_column
 from core.errors import InputError
 from core.paths import input_file
 
@@ -102,16 +104,15 @@ def as_numbers(column: pd.Series) -> np.ndarray:
     return np.array([one(v) for v in column.astype("object")], dtype="float64")
 
 
-def as_datetimes(column: pd.Series) -> pd.Series:
-    """Timestamps (naive UTC); NaT where a value is missing or not a date."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        parsed = pd.to_datetime(column, utc=True)
+def as_datetimes(column: pd.Series, fmt: DateFormat | None) -> pd.Series:
+    """Timestamps (naive UTC) read in the column's one format; NaT where a value is missing or
+    not a date in it. Without a format (a plan made before formats were recorded) the format
+    is decided from these values alone."""
+    if fmt is None:
+        values, _ = read_date_column(column, str(column.name))
     else:
-        text = column.astype("object").where(column.notna(), None)
-        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-        if parsed.notna().sum() < PARSE_SHARE * text.notna().sum():
-            parsed = pd.to_datetime(text, format="mixed", errors="coerce", utc=True)
-    return parsed.dt.tz_convert(None)
+        values = parse_dates(column, fmt)
+    return pd.Series(values, index=column.index, name=column.name)
 
 
 def as_text(column: pd.Series) -> pd.Series:
