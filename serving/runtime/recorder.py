@@ -3,10 +3,11 @@ request path, for ``leadscore monitor``.
 
 The single-lead path serves thousands of requests a second, so recording costs a scoring pass
 one append of references to columns it already has (the few watched features among them: no
-work per lead). A background thread wakes every ``flush_s`` seconds, turns what piled up into
-rows and writes them in one transaction. A write never fails a score: rows that cannot be
-written are counted (``leadscore_score_records_total{outcome="failed"}``) and logged, and when
-the writer falls behind by more than ``max_pending`` rows new ones are counted as ``dropped``
+work per lead). A background thread wakes every ``flush_s`` seconds, joins what piled up
+column by column into one Arrow block and writes it in one insert. A write never fails a
+score: rows that cannot be written are counted
+(``leadscore_score_records_total{outcome="failed"}``) and logged, and when the writer falls
+behind by more than ``max_pending`` rows new ones are counted as ``dropped``
 rather than held without bound.
 """
 
@@ -22,81 +23,108 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
+import pyarrow as pa
 from prometheus_client import Counter
 
+from core.contract import TRANSITIONS
 from serving.scoring.scorer import ScoredLeads
-from training.monitoring.store import COLUMNS, ScoreWriter, iso_times
+from training.monitoring.store import COLUMNS, FEATURE_PREFIX, ScoreWriter
 from training.profile import monitored_features
 
 log = logging.getLogger(__name__)
-FLUSH_S = 1.0
+FLUSH_S = 2.0  # a block per flush; the monitor merges a day's blocks into one
 MAX_PENDING_ROWS = 200_000
 
 
 @dataclass(frozen=True)
 class _Pass:
-    """What one scoring pass leaves for the writer: references, nothing computed per lead."""
+    """What one scoring pass leaves for the writer: references to columns it already has
+    (never the whole pass, whose 265 feature columns would live until the flush)."""
 
     endpoint: str
     scored_at: datetime
-    scored: ScoredLeads
+    lead_ids: Sequence[Any]
+    as_of: Sequence[datetime]
+    stage: Sequence[str]
+    transitions: dict[str, tuple[list, np.ndarray, str | None]]  # parts, probability, version
+    hand_set_points: np.ndarray
+    threshold: float
     features: dict[str, Any]
 
+    @classmethod
+    def of(cls, endpoint: str, scored: ScoredLeads, names: Sequence[str]) -> _Pass:
+        return cls(
+            endpoint,
+            datetime.now(UTC),
+            scored.lead_ids,
+            scored.as_of,
+            scored.stage,
+            {t: (s.parts, s.probability, s.served.version) for t, s in scored.transitions.items()},
+            scored.hand_set_points,
+            scored.threshold,
+            {name: scored.features[name] for name in names if name in scored.features},
+        )
 
-def _feature_values(column: Any) -> list[Any]:
-    """One feature column as JSON-ready values: finite floats, text, None for missing. On
-    whole arrays (no Python call per value): the writer's time is taken from scoring too."""
-    if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
-        numbers = column.astype(np.float64)
-        values = numbers.astype(object)
-        values[~np.isfinite(numbers)] = None
-        return values.tolist()
-    values = np.asarray(column, dtype=object)
-    values[pd.isna(values)] = None
-    return values.tolist()
-
-
-def _iso(times: Sequence[Any]) -> list[str]:
-    """Times as the store's text; aware datetimes (as the scorer has them) through their POSIX
-    timestamps, a fifth of the time of formatting each (float64 holds them to 0.2 µs)."""
-    if all(isinstance(t, datetime) and t.tzinfo is not None for t in times):
-        micros = np.round(np.array([t.timestamp() for t in times]) * 1e6).astype(np.int64)
-        return np.datetime_as_string(micros.astype("datetime64[us]"), unit="us").tolist()
-    return iso_times(list(times))
+    def __len__(self) -> int:
+        return len(self.lead_ids)
 
 
-def rows_of(done: _Pass) -> dict[str, list[Any]]:
-    """The store's columns (``training.monitoring.store.COLUMNS``) of one pass's leads."""
-    scored = done.scored
-    n = len(scored)
-    rows: dict[str, list[Any]] = {
-        "lead_id": [str(lead_id) for lead_id in scored.lead_ids],
-        "as_of": _iso(scored.as_of),
-        "scored_at": _iso([done.scored_at]) * n,
-        "endpoint": [done.endpoint] * n,
-        "stage": list(scored.stage),
+def _arrow(parts: list[Any]) -> pa.Array:
+    """A feature's values over several passes as one Arrow array, joined before converting
+    (most of the cost is per conversion, not per value): numbers as float64 (NaN as null),
+    categories by their codes (listing a categorical costs 40 µs even for one lead), text as
+    string."""
+    first = parts[0]
+    if all(isinstance(p, np.ndarray) and p.dtype.kind in "biuf" for p in parts):
+        return pa.array(np.concatenate(parts).astype(np.float64), from_pandas=True)
+    categories = first.categories if isinstance(first, pd.Categorical) else None
+    if categories is not None and all(
+        type(p) is pd.Categorical and p.categories is categories for p in parts
+    ):  # the contract's categories, shared by every pass: join the codes
+        codes = np.concatenate([p.codes for p in parts]).astype(np.int32)
+        indices = pa.array(codes, mask=codes < 0)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(categories.astype(str)))
+    if isinstance(first, pd.api.extensions.ExtensionArray) and all(
+        type(p) is type(first) and p.dtype == first.dtype for p in parts
+    ):  # text (pandas' Arrow strings): joined by the array type's own concatenation
+        return pa.array(type(first)._concat_same_type(parts), from_pandas=True).cast(pa.string())
+    values = np.concatenate([np.asarray(list(p), dtype=object) for p in parts])
+    return pa.array(values, from_pandas=True)
+
+
+def block_of(passes: Sequence[_Pass]) -> pa.Table:
+    """The store's block (``training.monitoring.store``) of passes that watched the same
+    features, their columns joined pass by pass."""
+    sizes = [len(done) for done in passes]
+    utc = pa.timestamp("us", tz="UTC")
+    columns: dict[str, pa.Array] = {
+        "lead_id": pa.array([str(i) for done in passes for i in done.lead_ids], pa.string()),
+        "as_of": pa.array([t for done in passes for t in done.as_of], utc),
+        "scored_at": pa.array(np.repeat([d.scored_at for d in passes], sizes).tolist(), utc),
+        "endpoint": pa.array(np.repeat([d.endpoint for d in passes], sizes), pa.string()),
+        "stage": pa.array([stage for done in passes for stage in done.stage], pa.string()),
     }
-    for transition, scores in scored.transitions.items():
-        probability = scores.probability.astype(object)
-        probability[np.isnan(scores.probability)] = None
-        rows[f"{transition}_status"] = [status for status, _, _ in scores.parts]
-        rows[f"{transition}_probability"] = probability.tolist()
-        rows[f"{transition}_version"] = [scores.served.version] * n
-    points = np.asarray(scored.hand_set_points, dtype=np.float64)
-    rows["hand_set_points"] = points.tolist()
-    rows["passes_threshold"] = (points >= scored.threshold).astype(int).tolist()
-    names = tuple(done.features)
-    columns = [_feature_values(column) for column in done.features.values()]
-    rows["feature_names"] = [names] * n
-    if columns:
-        rows["features"] = [orjson.dumps(values).decode() for values in zip(*columns, strict=True)]
-    else:
-        rows["features"] = ["[]"] * n
+    for transition in TRANSITIONS:
+        if transition not in passes[0].transitions:
+            continue
+        scores = [done.transitions[transition] for done in passes]
+        statuses = [status for parts, _, _ in scores for status, _, _ in parts]
+        probability = np.concatenate([p for _, p, _ in scores])
+        versions = np.repeat([str(v) if v is not None else "" for _, _, v in scores], sizes)
+        columns[f"{transition}_status"] = pa.array(statuses, pa.string())
+        columns[f"{transition}_probability"] = pa.array(probability, from_pandas=True)
+        columns[f"{transition}_version"] = pa.array(versions, pa.string())
+    points = np.concatenate([np.asarray(d.hand_set_points, np.float64) for d in passes])
+    thresholds = np.repeat([done.threshold for done in passes], sizes)
+    columns["hand_set_points"] = pa.array(points, from_pandas=True)
+    columns["passes_threshold"] = pa.array(points >= thresholds)
+    for name in passes[0].features:
+        columns[FEATURE_PREFIX + name] = _arrow([done.features[name] for done in passes])
+    n = sum(sizes)
     for column in COLUMNS:  # a transition the models lack: its columns empty
-        rows.setdefault(column, [None] * n)
-    return rows
+        columns.setdefault(column, pa.nulls(n, pa.string()))
+    return pa.table(columns)
 
 
 class ScoreRecorder:
@@ -137,9 +165,7 @@ class ScoreRecorder:
             return
         n = len(scored)
         try:
-            names = self._watched_names(scored)
-            features = {name: scored.features[name] for name in names if name in scored.features}
-            done = _Pass(endpoint, datetime.now(UTC), scored, features)
+            done = _Pass.of(endpoint, scored, self._watched_names(scored))
         except Exception:  # a pass the recorder cannot read must not fail the scores
             log.exception("could not keep a scoring pass for the score store")
             self.records.labels("failed").inc(n)
@@ -188,28 +214,20 @@ class ScoreRecorder:
         """Everything pending, in one transaction."""
         with self._lock:
             passes, self._pending, self._pending_rows = self._pending, [], 0
-        merged: dict[str, list[Any]] = {column: [] for column in COLUMNS}
-        for done in passes:
+        groups: dict[tuple[str, ...], list[_Pass]] = {}
+        for done in passes:  # a reload may change the watched features: a block per set
+            groups.setdefault(tuple(done.features), []).append(done)
+        for group in groups.values():
+            n = sum(len(done) for done in group)
             try:
-                rows = rows_of(done)
-            except Exception:
-                self.records.labels("failed").inc(len(done.scored))
-                log.exception("could not turn %d scores into rows", len(done.scored))
-                continue
-            for column in COLUMNS:
-                merged[column].extend(rows[column])
-        n = len(merged["lead_id"])
-        if not n:
-            return
-        try:
-            if writer is None:
-                raise sqlite3.OperationalError("the store cannot be opened")
-            writer.append(merged)
-        except (sqlite3.Error, OSError, ValueError) as error:
-            self.records.labels("failed").inc(n)
-            log.warning("could not record %d scores in %s: %s", n, self.path, error)
-        else:
-            self.records.labels("written").inc(n)
+                if writer is None:
+                    raise sqlite3.OperationalError("the store cannot be opened")
+                writer.append(block_of(group))
+            except Exception as error:  # never into the scoring path; counted and logged
+                self.records.labels("failed").inc(n)
+                log.warning("could not record %d scores in %s: %s", n, self.path, error)
+            else:
+                self.records.labels("written").inc(n)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is pending and stop the thread (the app's shutdown)."""

@@ -4,9 +4,7 @@ run shows as gauges on /metrics."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,19 +12,20 @@ from serving.api.app import create_app
 from serving.runtime.metrics import ServiceMetrics
 from serving.scoring.scorer import HOT_LIFT
 from training import profile
-from training.monitoring.store import ScoreWriter
+from training.monitoring.store import ScoreWriter, read_scores
 from training.profile import monitored_features
 
 
 def _rows(path) -> list[dict]:
-    """The recorded rows, each with its features as a dict."""
-    with sqlite3.connect(path) as connection:
-        connection.row_factory = sqlite3.Row
-        rows = [dict(r) for r in connection.execute("SELECT * FROM scored_leads ORDER BY id")]
-        sets = dict(connection.execute("SELECT id, names FROM feature_sets").fetchall())
+    """The recorded rows in write order, each with its features as a dict."""
+    frame = read_scores(path, since=pd.Timestamp("2000-01-01"), until=pd.Timestamp("2100-01-01"))
+    rows = frame.sort_values("id").to_dict("records")
     for row in rows:
-        names = json.loads(sets[row["feature_set"]])
-        row["features"] = dict(zip(names, json.loads(row["features"]), strict=True))
+        row["features"] = {
+            k.removeprefix("feature."): (None if pd.isna(v) else v)
+            for k, v in row.items()
+            if k.startswith("feature.")
+        }
     return rows
 
 
@@ -51,12 +50,12 @@ def test_single_and_batch_scores_are_recorded_as_answered(
     for row, answer in zip(rows, answers, strict=True):
         assert row["lead_id"] == str(answer["lead_id"])
         assert row["stage"] == answer["stage"]
-        assert row["as_of"].startswith(answer["as_of"][:19])
+        assert row["as_of"] == pd.Timestamp(answer["as_of"]).tz_convert(None)
         for transition in ("mql_to_sql", "sql_to_won"):
             assert row[f"{transition}_status"] == answer[transition]["status"]
             assert row[f"{transition}_version"] == "1"
             if answer[transition]["probability"] is None:
-                assert row[f"{transition}_probability"] is None
+                assert pd.isna(row[f"{transition}_probability"])
             else:
                 assert row[f"{transition}_probability"] == pytest.approx(
                     answer[transition]["probability"], abs=1e-6

@@ -3,8 +3,6 @@ as scored, outcomes only on matured cohorts, calibration, inflation and when eac
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -166,8 +164,7 @@ def _scores(rows: list[tuple]) -> pd.DataFrame:
             "mql_to_sql_version": "3",
             "hand_set_points": 40.0,
             "passes_threshold": 1,
-            "feature_names": json.dumps(["source"]),
-            "features": json.dumps(["web"]),
+            "feature.source": "web",
         }
     )
 

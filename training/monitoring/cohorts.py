@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from core.contract import STAGE_RANK, TRANSITIONS
+from training.monitoring.store import FEATURE_PREFIX
 
 WEEK = pd.Timedelta(days=7)
 
@@ -46,17 +46,10 @@ def week_of(as_of: pd.Series, until: pd.Timestamp) -> pd.Series:
     return until - (weeks_back + 1) * WEEK
 
 
-def _features(values: pd.Series, names: pd.Series) -> pd.DataFrame:
-    """The recorded features' values as columns, by the names of each row's feature set (a
-    column is absent where no row recorded it)."""
-    parts = []
-    for text, rows in values.groupby(names.fillna("[]"), sort=False):
-        columns = json.loads(text)
-        records = [
-            json.loads(v) if isinstance(v, str) and v else [None] * len(columns) for v in rows
-        ]
-        parts.append(pd.DataFrame(records, columns=columns, index=rows.index))
-    return pd.concat(parts).reindex(values.index) if parts else pd.DataFrame(index=values.index)
+def _features(scores: pd.DataFrame) -> pd.DataFrame:
+    """The recorded features' values as columns named as the features."""
+    recorded = [c for c in scores.columns if c.startswith(FEATURE_PREFIX)]
+    return scores[recorded].rename(columns=lambda c: c.removeprefix(FEATURE_PREFIX))
 
 
 def population(
@@ -96,7 +89,7 @@ def population(
             "version": first[f"{transition}_version"].fillna("").astype(str).to_numpy(),
         }
     )
-    features = _features(first["features"], first["feature_names"]).reset_index(drop=True)
+    features = _features(first).reset_index(drop=True)
     frame = pd.concat([frame, features.drop(columns=frame.columns, errors="ignore")], axis=1)
     return Population(frame=frame, set_aside=set_aside)
 

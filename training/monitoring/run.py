@@ -11,6 +11,7 @@ written for a period that could not be judged.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -188,16 +189,20 @@ def run_monitor(
         "alarms": [a.to_dict() for a in alarms],
     }
     files = _publish(findings, summary, out, log_to_mlflow, say) if out or log_to_mlflow else {}
-    writer = ScoreWriter(store)
-    try:
-        writer.save_result(
-            ran_at=summary["ran_at"],
-            since=summary["since"],
-            until=summary["until"],
-            summary=json_ready(summary),
-        )
-    finally:
-        writer.close()
+    try:  # the gauges' source; a store that cannot take it loses them, not the report
+        writer = ScoreWriter(store)
+        try:
+            writer.compact(until)  # a day's blocks into one: later runs read fewer
+            writer.save_result(
+                ran_at=summary["ran_at"],
+                since=summary["since"],
+                until=summary["until"],
+                summary=json_ready(summary),
+            )
+        finally:
+            writer.close()
+    except (sqlite3.Error, OSError) as error:
+        say(f"the summary could not be saved in {store} ({error}): the API's gauges keep the last")
     return MonitorResult(findings=findings, alarms=alarms, summary=summary, files=files)
 
 
