@@ -1,8 +1,10 @@
-"""The only place that talks to MLflow: runs, registry and aliases (``runs``), and the pyfunc model.
+"""The only place that talks to MLflow: runs, registry and aliases (``runs``), the pyfunc model,
+and report runs such as benchmarks' (``reports``).
 
 ``from training import tracking`` gives the run and registry functions of ``runs``.
 """
 
+from training.tracking.reports import log_benchmark_run
 from training.tracking.runs import (
     CHALLENGER,
     CHAMPION,
@@ -25,6 +27,7 @@ __all__ = [
     "has_alias",
     "load_bundle",
     "load_bundle_version",
+    "log_benchmark_run",
     "log_flat_run",
     "log_training_run",
     "log_weights_run",
