@@ -34,7 +34,7 @@ from training.calibration import (  # noqa: F401
     choose_calibration,
 )
 from training.encoding import InputEncoding
-from training.prior import RULES_CONTRIBUTION, RulesPrior, row_log_loss, trees_logit, within_se
+from training.prior import RULES_CONTRIBUTION, RulesPrior, fewest_trees, trees_logit
 
 
 class LeadConversionModel(ClassifierMixin, BaseEstimator):
@@ -289,30 +289,18 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         )
 
     def _fewest_trees(self, matrix: np.ndarray, y: np.ndarray, start: np.ndarray) -> dict:
-        """The fewest trees (0 included: the prior alone) whose validation log loss is within
-        one standard error of the early-stopped number's, paired over the validation rows. A
-        few dozen conversions let noise pick dozens of trees; the rules are the safer bet."""
-        best = self.best_iteration_
-        threads = self._threads(len(matrix))
-        best_losses = row_log_loss(
-            y, start + self.booster_.predict(matrix, num_iteration=best, raw_score=True)
+        """``training.prior.fewest_trees`` of the early-stopped trees on validation rows."""
+        booster, threads = self.booster_, self._threads(len(matrix))
+        best = start + booster.predict(matrix, num_iteration=self.best_iteration_, raw_score=True)
+        return fewest_trees(
+            y,
+            start,
+            lambda k: booster.predict(
+                matrix, start_iteration=k, num_iteration=1, raw_score=True, num_threads=threads
+            ),
+            best,
+            self.best_iteration_,
         )
-        margin = start.copy()
-        for trees in range(best + 1):
-            kept, gap, se = within_se(row_log_loss(y, margin), best_losses)
-            if kept or trees == best:
-                return {
-                    "rule": "fewest trees within one standard error of the early-stopped number",
-                    "early_stopping": best,
-                    "trees": trees,
-                    "validation_log_loss": float(best_losses.mean()) + gap,
-                    "best_validation_log_loss": float(best_losses.mean()),
-                    "standard_error": se,
-                }
-            margin += self.booster_.predict(
-                matrix, start_iteration=trees, num_iteration=1, raw_score=True, num_threads=threads
-            )
-        raise AssertionError("unreachable: the early-stopped number always qualifies")
 
     def _rules_only(self, points: np.ndarray, y: np.ndarray) -> None:
         """No trees: the rule score calibrated on every row given (no rows are needed to stop

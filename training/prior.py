@@ -13,8 +13,9 @@ Pure functions and one frozen dataclass: ``training.model`` fits and applies the
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -116,6 +117,35 @@ def within_se(
     gap = float(difference.mean())
     se = float(difference.std(ddof=1) / math.sqrt(difference.size)) if difference.size > 1 else 0.0
     return gap <= errors * se, gap, se
+
+
+def fewest_trees(
+    y: np.ndarray,
+    start: np.ndarray,
+    tree_output: Callable[[int], np.ndarray],
+    best_margin: np.ndarray,
+    best: int,
+) -> dict[str, Any]:
+    """The fewest trees (0 included: the prior alone) whose log loss on these rows is within
+    one standard error of the early-stopped ``best`` number's (log-odds ``best_margin``),
+    paired row by row; ``start`` is the prior's log-odds and ``tree_output(k)`` tree k's
+    output. A few dozen conversions let noise pick dozens of trees; the rules are the safer
+    bet. Returns the trees kept and the numbers that decided."""
+    best_losses = row_log_loss(y, best_margin)
+    margin = np.array(start, dtype=np.float64)
+    for trees in range(best + 1):
+        kept, gap, se = within_se(row_log_loss(y, margin), best_losses)
+        if kept or trees == best:
+            return {
+                "rule": "fewest trees within one standard error of the early-stopped number",
+                "early_stopping": best,
+                "trees": trees,
+                "validation_log_loss": float(best_losses.mean()) + gap,
+                "best_validation_log_loss": float(best_losses.mean()),
+                "standard_error": se,
+            }
+        margin += tree_output(trees)
+    raise AssertionError("unreachable: the early-stopped number always qualifies")
 
 
 def monotone_signs(rules: HandSetRules, feature_names: Sequence[str]) -> dict[str, int]:

@@ -273,18 +273,19 @@ def train_transition(
     curves = {names[name]: p for name, p in probabilities.items()}
     ranked = {**curves, "hand-set points": baseline.total.to_numpy()}
     figures = {
-        "roc": plots.roc_figure(y_test, ranked),
-        "precision_recall": plots.precision_recall_figure(y_test, ranked),
-        "calibration": plots.calibration_figure(y_test, curves),
-        "gain_lift": plots.gain_lift_figure(y_test, ranked),
         "importance": plots.importance_figure(
             list(model.feature_names_in_),
             model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
             shap.reindex(model.feature_names_in_).to_numpy(),
-        ),
+        )
     }
-    if 0 in (y_test.sum(), y_test.size - y_test.sum()):  # ROC and PR curves need both outcomes
-        figures = {k: v for k, v in figures.items() if k in ("calibration", "importance")}
+    if 0 < y_test.sum() < y_test.size:  # the curves need both outcomes among the test rows
+        figures.update(
+            roc=plots.roc_figure(y_test, ranked),
+            precision_recall=plots.precision_recall_figure(y_test, ranked),
+            calibration=plots.calibration_figure(y_test, curves),
+            gain_lift=plots.gain_lift_figure(y_test, ranked),
+        )
     bundle = ScoringBundle(
         transition=transition,
         model=model,
