@@ -40,6 +40,7 @@ bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/learning_curve.py
 	$(BIN)/python benchmarks/serving.py
 
 clean:  ## remove generated data and stores (keeps .venv)
