@@ -17,7 +17,7 @@ from training.weights.rows import DecisionRows, rate
 from training.weights.scorecard import kth_largest
 
 CURVE_POINTS = 120
-RULES_AND_MODEL = "rules + LightGBM"  # LightGBM starting from the hand-set rules (the prior)
+RULES_AND_MODEL = "LightGBM on rules"  # LightGBM starting from the hand-set rules (the prior)
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:

@@ -32,7 +32,7 @@ where the hand-set threshold is the hand-over to sales):
    that volume on older data and applied to the test period; the fair comparison is the number
    of conversions among the top ``capacity`` leads per month of each score on the test period.
    When the model is fitted here, LightGBM starting from the hand-set rules (``training.prior``)
-   is a fourth score, "rules + LightGBM", next to plain LightGBM and the points.
+   is a fourth score, "LightGBM on rules", next to plain LightGBM and the points.
 
 ``compare_weights`` is pure (no files, no MLflow); ``training.weights.report.publish`` renders and
 logs. This module orchestrates; each step has its own module: ``rows`` (signals, split),
