@@ -28,7 +28,7 @@ from training.evaluate import compare_with_baseline, evaluate_scores, flatten_me
 from training.model import LeadConversionModel
 from training.prior import HAND_SET_POINTS, monotone_signs
 from training.rules import HandSetRules, RuleScores, score_leads
-from training.selection import ModelChoice, PriorMode
+from training.selection import PriorMode
 from training.split import (
     MIN_POSITIVES,
     MIN_ROWS_PER_OUTCOME,
@@ -38,7 +38,7 @@ from training.split import (
     require_outcomes,
     time_split,
 )
-from training.tracking.pyfunc import flat_rows
+from training.tracking.pyfunc import example_payloads, flat_rows
 
 Progress = Callable[[str], None]
 SHAP_SAMPLE_ROWS = 5_000
@@ -137,24 +137,6 @@ def _mean_abs_shap(model: LeadConversionModel, features: pd.DataFrame, seed: int
     return model.contributions(sample).drop(columns="bias").abs().mean()
 
 
-def _example_payloads(history: LeadHistory, rows: pd.DataFrame) -> list[dict]:
-    """Real leads from the test rows, in the model's input shape (signature and example)."""
-    payloads = []
-    for lead_id, as_of in zip(rows["lead_id"], rows["decision_time"], strict=True):
-        lead = history.leads[history.leads["lead_id"] == lead_id].iloc[0].to_dict()
-        touches = history.touches[history.touches["lead_id"] == lead_id]
-        stages = history.stage_changes[history.stage_changes["lead_id"] == lead_id]
-        payloads.append(
-            {
-                "lead": lead,
-                "touches": touches.drop(columns="lead_id").to_dict("records"),
-                "stage_changes": stages.drop(columns="lead_id").to_dict("records"),
-                "as_of": pd.Timestamp(as_of).isoformat(),
-            }
-        )
-    return payloads
-
-
 def _with_points(rows: pd.DataFrame, history: LeadHistory, rules: HandSetRules) -> RuleScores:
     """The hand-set scores of the rows' decision points (the prior's input and the baseline)."""
     points = pd.DataFrame(
@@ -162,33 +144,6 @@ def _with_points(rows: pd.DataFrame, history: LeadHistory, rules: HandSetRules) 
         index=rows.index,
     )
     return score_leads(rules, points, history)
-
-
-def _fit(
-    split: TimeSplit,
-    features: list[str],
-    why_not: str | None,
-    *,
-    seed: int,
-    model_params: dict | None,
-    prior: PriorMode,
-    monotone: bool,
-    rules: HandSetRules,
-) -> ModelChoice:
-    """The floor (``why_not`` says why no model is learned) or the model choice."""
-    if why_not is not None:
-        rows = pd.concat([split.train, split.validation])
-        return selection.rules_only(rows, features=features, why=why_not)
-    signs = monotone_signs(rules, features) if monotone else None
-    return selection.choose_model(
-        split.train,
-        split.validation,
-        features=features,
-        prior=prior,
-        monotone=signs,
-        seed=seed,
-        model_params=model_params,
-    )
 
 
 def train_transition(
@@ -231,15 +186,14 @@ def train_transition(
             f"[{transition}] too few conversions to learn from ({why_not}): serving your "
             f"hand-set score calibrated on {len(train) + len(validation):,} rows, no model"
         )
-    choice = _fit(
+    choice = selection.fit_for_split(
         split,
         features,
         why_not,
         seed=seed,
         model_params=model_params,
         prior=prior,
-        monotone=monotone,
-        rules=rules,
+        monotone=monotone_signs(rules, features) if monotone else None,
     )
     model = choice.model
     if why_not is None:
@@ -295,7 +249,7 @@ def train_transition(
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         data_fingerprint=fingerprint(frame),
     )
-    example_rows = flat_rows(_example_payloads(history, test.head(2)))
+    example_rows = flat_rows(example_payloads(history, test.head(2)))
     decision = promotion_decision(
         y_test,
         p_test,

@@ -22,6 +22,7 @@ import pandas as pd
 from training.calibration import cross_fitted
 from training.model import LeadConversionModel
 from training.prior import HAND_SET_POINTS, row_log_loss, trees_logit, within_se
+from training.split import TimeSplit
 
 PriorMode = Literal["auto", "on", "off"]
 PRIOR_MODES: tuple[str, ...] = ("auto", "on", "off")
@@ -261,6 +262,32 @@ def _reason(
         f"{rules_words}: validation log loss {with_rules.log_loss:.4f}, within "
         f"{PLAIN_MUST_WIN_BY:g} standard errors ({se:.4f}) of plain LightGBM's "
         f"{plain.log_loss:.4f}; the rules are preferred"
+    )
+
+
+def fit_for_split(
+    split: TimeSplit,
+    features: Sequence[str],
+    why_not: str | None,
+    *,
+    seed: int,
+    model_params: Mapping[str, Any] | None,
+    prior: PriorMode,
+    monotone: Mapping[str, int] | None,
+) -> ModelChoice:
+    """A run's model: the floor on train + validation when ``why_not`` says why no model can
+    be learned (``training.split.floor_reason``), else ``choose_model``."""
+    if why_not is not None:
+        rows = pd.concat([split.train, split.validation])
+        return rules_only(rows, features=features, why=why_not)
+    return choose_model(
+        split.train,
+        split.validation,
+        features=features,
+        prior=prior,
+        monotone=monotone,
+        seed=seed,
+        model_params=model_params,
     )
 
 

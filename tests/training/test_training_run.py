@@ -12,9 +12,9 @@ from mlflow import MlflowClient
 from features.build import TrainingSet
 from features.online import lead_histories_of
 from training.rules import score_leads
-from training.run import _example_payloads, promotion_decision, train_transition
+from training.run import promotion_decision, train_transition
 from training.split import time_split
-from training.tracking.pyfunc import flat_rows, payloads_of
+from training.tracking.pyfunc import example_payloads, flat_rows, payloads_of
 from training.tracking.runs import load_bundle, registered_name
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def test_registered_model_scores_raw_lead_history_like_the_bundle(
 ):
     model = mlflow.pyfunc.load_model(f"models:/{registered_name('mql_to_sql')}@champion")
     rows = training_sets["mql_to_sql"].frame.tail(5)
-    payloads = _example_payloads(simulation.history, rows)
+    payloads = example_payloads(simulation.history, rows)
     served = model.predict(flat_rows(payloads))
     history, points = lead_histories_of(payloads_of(flat_rows(payloads)))
     expected = load_bundle("mql_to_sql").score(points, history)
@@ -209,7 +209,7 @@ def test_too_few_conversions_serve_the_calibrated_rules_and_say_so(
     prior = bundle.model.prior_
     assert bundle.model.booster_ is None and prior.slope > 0
     rows = training_sets["sql_to_won"].frame.tail(4)
-    payloads = _example_payloads(simulation.history, rows)
+    payloads = example_payloads(simulation.history, rows)
     served = mlflow.pyfunc.load_model(f"models:/{registered_name('sql_to_won')}@champion")
     out = served.predict(flat_rows(payloads))
     expected = 1 / (1 + np.exp(-prior.logit(out["hand_set_points"].to_numpy())))
