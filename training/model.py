@@ -48,7 +48,8 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
       at ``prior_strength``) is every row's initial log-odds and the trees learn the
       correction; the column itself is no tree input. Validation then keeps the fewest trees
       whose log loss is within one standard error of the best number's: a correction must
-      earn its place, and none may (the rules alone predict then, calibrated on all rows).
+      earn its place, and none may (the prior alone predicts then, as fitted on the training
+      rows; ``training.selection`` serves the rules alone calibrated on every row instead).
     - ``n_estimators=0`` with a ``prior_column``: no trees, the calibrated rule score alone
       (the floor for histories with too few conversions to learn from).
     - ``monotone_constraints``: feature name -> +1 or -1, the direction the trees must keep

@@ -2,10 +2,11 @@
 prior, ``training.prior``), plain LightGBM, or the calibrated rule score alone.
 
 The candidates are fitted on the training rows and judged by their log loss on the validation
-rows, row by row. The rules are preferred: among the models on the rules the simplest (fewest
-trees, then the strongest prior) whose validation log loss is within one standard error of the
-best's; plain LightGBM serves only when it is better than that by more than two standard
-errors. With too few conversions to learn from (``rules_only``), no tree is
+rows, row by row, out of fold where a candidate chose something on those rows (its calibrator,
+its number of trees). The rules are preferred: among your rules alone and LightGBM on them the
+simplest (fewest trees, then the strongest prior) whose validation log loss is within one
+standard error of the best's; plain LightGBM serves only when it is better than that by more
+than two standard errors. With too few conversions to learn from (``rules_only``) no tree is
 grown. Every decision comes with one sentence saying what serves and why, and the candidates'
 numbers, for the run to print and log.
 """
@@ -26,7 +27,7 @@ from training.split import TimeSplit
 
 PriorMode = Literal["auto", "on", "off"]
 PRIOR_MODES: tuple[str, ...] = ("auto", "on", "off")
-PRIOR_STRENGTHS: tuple[float, ...] = (1.0, 0.5)  # tried strongest first; the first is preferred
+PRIOR_STRENGTHS: tuple[float, ...] = (1.0, 0.5)  # at equal trees the stronger is preferred
 Kind = Literal["with_rules", "plain", "rules_only"]
 # Plain LightGBM replaces the rules only when better by more than this many standard errors of
 # the validation log loss: the rules are the team's prior, and a few dozen validation rows
