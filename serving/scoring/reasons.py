@@ -4,6 +4,9 @@ A reason is one feature's SHAP value on the model's log-odds (before calibration
 lead's value of that feature, phrased from the feature registry's ``description``: "3 touches
 of pricing content in the last 7 days (+)". The wording is derived from the registry, so a new
 feature gets a sentence without code here; the groups below only pick the sentence pattern.
+A model that starts from the hand-set rules has one more reason, "your rules": the rules
+prior's push on the log-odds, read with the lead's hand-set points ("Your rules: 42 hand-set
+points (+)").
 """
 
 from __future__ import annotations

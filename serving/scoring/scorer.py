@@ -3,7 +3,8 @@
 One pass for any number of leads, through the training code: ``features.online.visible_of``
 cuts the requests' records at their ``as_of``, ``features.build.feature_columns`` computes the
 features, ``training.rules.rule_points`` the hand-set points, and each transition's calibrated
-model the probability. All of it on arrays: a pass of one lead pays no pandas frames.
+model the probability (a model that starts from the rules adds their prior to its trees'). All
+of it on arrays: a pass of one lead pays no pandas frames.
 
 Stage semantics (the stage is the latest one entered strictly before ``as_of``):
 
