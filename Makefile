@@ -43,6 +43,7 @@ bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/import.py
+	$(BIN)/python benchmarks/learning_curve.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/monitoring.py
 

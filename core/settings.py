@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,12 @@ class Settings(BaseSettings):
     mlflow_artifacts_dir: where run artifacts go with the embedded SQLite store.
     experiment: MLflow experiment of training runs.
     rules_path: the hand-set rules file (default: the shipped models/hand_set_rules.yaml).
+    min_positives: below this many converted rows in a transition's training set no model is
+        learned: ``leadscore train`` calibrates the hand-set score and serves that.
+    rules_prior: whether the learned model starts from the hand-set rules (``auto``: chosen on
+        the validation rows, preferring the rules; ``on``; ``off``: plain LightGBM).
+    rules_prior_monotone: keep the sign each rule gives its touch counts in the trees that
+        correct the rules (LightGBM monotone constraints).
     api_key: when set, every /v1 request of the API must send it in the X-API-Key header.
     model_dir: serve bundles from this folder (``<transition>.joblib`` or an MLflow model folder
         per transition) instead of the registry.
@@ -62,6 +69,9 @@ class Settings(BaseSettings):
     mlflow_artifacts_dir: Path = Path("mlartifacts")
     experiment: str = "leadscore"
     rules_path: Path | None = None
+    min_positives: int = Field(default=20, ge=1)
+    rules_prior: Literal["auto", "on", "off"] = "auto"
+    rules_prior_monotone: bool = False
     api_key: SecretStr | None = None
     model_dir: Path | None = None
     model_alias: str = Field(default="champion", min_length=1)

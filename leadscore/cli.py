@@ -256,7 +256,7 @@ def train(
         history, horizon_days=settings.horizon_days, set_aside=set_aside, progress=progress
     )
     for training_set in sets.values():  # every transition, before the first is trained
-        split_for_training(training_set)
+        split_for_training(training_set, settings.min_positives)
     _configure_tracking(settings)
     truth = read_truth(data)
     imported = read_import_report(data)
@@ -272,6 +272,9 @@ def train(
             promote=promote,
             progress=progress,
             import_report=imported,
+            min_positives=settings.min_positives,
+            prior=settings.rules_prior,
+            monotone=settings.rules_prior_monotone,
         )
         for training_set in sets.values()
     ]

@@ -13,6 +13,7 @@ import pandas as pd
 from features.build import build_features
 from features.history import LeadHistory
 from training.model import LeadConversionModel
+from training.prior import HAND_SET_POINTS
 from training.rules import HandSetRules, score_leads
 
 
@@ -20,7 +21,7 @@ from training.rules import HandSetRules, score_leads
 class ScoringBundle:
     """Attributes:
     transition: "mql_to_sql" or "sql_to_won".
-    model: the fitted, calibrated estimator.
+    model: the fitted, calibrated estimator (it may start from the rules: ``model.prior_``).
     rules: the hand-set rules (baseline) scored next to the model.
     feature_names: model inputs in order (a subset of the feature registry).
     metrics: test metrics at training time (model and baseline).
@@ -36,13 +37,15 @@ class ScoringBundle:
     data_fingerprint: str = ""
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities for rows of already built features."""
+        """Calibrated probabilities for rows of already built features (and their
+        ``hand_set_points``, which a model starting from the rules reads)."""
         return self.model.predict_proba(features)[:, 1]  # the model reads its inputs by name
 
     def score(self, points: pd.DataFrame, history: LeadHistory) -> pd.DataFrame:
         """Probability and hand-set score of each decision point (``lead_id``, ``as_of``)."""
         features = build_features(points, history)
         rule_scores = score_leads(self.rules, points, history)
+        features[HAND_SET_POINTS] = rule_scores.total.to_numpy()
         return pd.DataFrame(
             {
                 "lead_id": points["lead_id"].to_numpy(),

@@ -2,7 +2,9 @@
 
 Pure verdicts on test ROC-AUCs measured on the same rows. A later version must beat the
 champion; a first version must beat the hand-set rules (when there are rules) and chance, so a
-model that ranks leads worse than what a team uses today never starts serving unasked.
+model that ranks leads worse than what a team uses today never starts serving unasked. The
+calibrated hand-set score (the floor for too few conversions) is those rules, so it may serve
+first.
 ``--promote/--no-promote`` overrides the verdict, and the reason keeps what the gate said.
 ``training.run`` and ``training.flat.run`` record the decision in MLflow and print it.
 """
@@ -29,6 +31,21 @@ def first_version(model_auc: float, baseline_auc: float | None) -> tuple[bool, s
             )
     beaten = " and ".join(f"{name} {bar:.4f}" for name, bar in bars.items())
     return True, f"no champion yet; model AUC {model_auc:.4f} > {beaten} on the same test rows"
+
+
+def rules_only_version(challenger_auc: float, champion_auc: float | None) -> tuple[bool, str]:
+    """(promote?, why) for the calibrated hand-set score (too few conversions to learn from,
+    or no correction of the rules held up on validation). It ranks leads as the rules do, so
+    without a champion it serves (the team's own rules, now as probabilities); a champion is
+    replaced only when beaten on the same test rows, as any challenger."""
+    if champion_auc is None:
+        return True, (
+            "no champion yet; the model is your hand-set rules calibrated to probabilities, "
+            "so it ranks leads as they do"
+        )
+    if math.isnan(challenger_auc):
+        return False, "the test rows hold one outcome only: no ROC-AUC to compare with the champion"
+    return against_champion(challenger_auc, champion_auc)
 
 
 def against_champion(challenger_auc: float, champion_auc: float) -> tuple[bool, str]:

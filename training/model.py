@@ -2,14 +2,18 @@
 
 Sales teams read the output as a probability ("3 in 10 of these become SQL"), so it must be
 calibrated: no resampling or class weights that distort it, and a calibrator (isotonic or
-Platt) fitted on the validation rows only when it improves held-out log loss there.
+Platt) fitted on the validation rows only when it improves held-out log loss there
+(``training.calibration``).
+
+Optionally the model starts from the team's hand-set rules (``training.prior``): the rule
+score, calibrated on the training rows, is the trees' initial log-odds and the trees learn
+the correction; a model may also have no trees at all and predict from the rules alone.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -17,183 +21,49 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, column_or_1d
 
-_EPS = 1e-6
-_FEW_ROWS = 64  # below this a dict lookup per value is faster than pandas' get_indexer
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
-
-
-class _Platt:
-    """Logistic recalibration of the raw probability's log-odds."""
-
-    def fit(self, p: np.ndarray, y: np.ndarray) -> _Platt:
-        self.model_ = LogisticRegression(C=1e6).fit(_logit(p).reshape(-1, 1), y)
-        return self
-
-    def predict(self, p: np.ndarray) -> np.ndarray:
-        # LogisticRegression.predict_proba's arithmetic without its input checks, which cost
-        # more than the arithmetic for the one row an API call scores (a test pins equality)
-        model = self.model_
-        return expit(_logit(p) * model.coef_[0, 0] + model.intercept_[0])
-
-
-class _Isotonic:
-    def fit(self, p: np.ndarray, y: np.ndarray) -> _Isotonic:
-        self.model_ = IsotonicRegression(y_min=_EPS, y_max=1 - _EPS, out_of_bounds="clip")
-        self.model_.fit(p, y)
-        return self
-
-    def predict(self, p: np.ndarray) -> np.ndarray:
-        # IsotonicRegression.predict (clip, then linear interpolation between the thresholds)
-        # without its input checks (a test pins equality)
-        model = self.model_
-        clipped = np.clip(p, model.X_min_, model.X_max_)
-        return np.interp(clipped, model.X_thresholds_, model.y_thresholds_)
-
-
-_CALIBRATORS = {"isotonic": _Isotonic, "platt": _Platt}
-
-
-def choose_calibration(p: np.ndarray, y: np.ndarray, *, min_gain: float = 1e-4) -> dict:
-    """Cross-fitted check on validation rows: does a calibrator lower log loss?
-
-    Each candidate is fitted on one half and scored on the other (both ways), so the choice
-    is not flattered by fitting and judging on the same rows. Returns the log losses and the
-    chosen method ("none" unless one beats the raw model by ``min_gain``).
-    """
-    halves = np.arange(len(y)) % 2 == 0
-    scores = {"none": log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])}
-    if len(np.unique(y[halves])) == 2 and len(np.unique(y[~halves])) == 2:
-        for name, calibrator in _CALIBRATORS.items():
-            out = np.empty_like(p)
-            for fit_on in (halves, ~halves):
-                out[~fit_on] = calibrator().fit(p[fit_on], y[fit_on]).predict(p[~fit_on])
-            scores[name] = log_loss(y, np.clip(out, _EPS, 1 - _EPS), labels=[0, 1])
-    best = min(scores, key=scores.get)
-    chosen = best if scores["none"] - scores[best] > min_gain else "none"
-    return {"chosen": chosen, "validation_log_loss": scores}
-
-
-@dataclass(frozen=True)
-class InputEncoding:
-    """How a feature frame becomes the booster's input matrix, without per-column pandas work.
-
-    Numbers become float64 and a categorical its position among the training levels, with
-    unseen or missing values as NaN: what ``LeadConversionModel._prepare`` plus LightGBM's own
-    pandas conversion produce at fit time (a test pins the equality), at a fraction of the cost.
-
-    Attributes:
-        names: the model's inputs in order (``feature_names_in_``).
-        numeric: numeric input names, and ``numeric_at`` their positions in ``names``.
-        levels: per categorical input, its training levels as an index.
-        level_at: per categorical input, its position in ``names``.
-    """
-
-    names: tuple[str, ...]
-    numeric: tuple[str, ...]
-    numeric_at: np.ndarray
-    levels: dict[str, pd.Index]
-    level_at: dict[str, int]
-    position: dict[str, dict[str, int]]
-    # per (input, categorical dtype): each category's level position; derived, filled on use
-    _lookups: dict[tuple[str, pd.CategoricalDtype], np.ndarray] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-
-    @classmethod
-    def of(cls, names: Sequence[str], categorical_levels: dict[str, list[str]]) -> InputEncoding:
-        names = tuple(str(n) for n in names)
-        levels = {
-            n: pd.Index(categorical_levels[n], dtype=object)
-            for n in names
-            if n in categorical_levels
-        }
-        numeric = tuple(n for n in names if n not in levels)
-        return cls(
-            names=names,
-            numeric=numeric,
-            numeric_at=np.array([names.index(n) for n in numeric], dtype=np.intp),
-            levels=levels,
-            level_at={n: names.index(n) for n in levels},
-            position={n: {v: i for i, v in enumerate(lv)} for n, lv in levels.items()},
-        )
-
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The float64 matrix of ``X``'s model inputs (other columns are ignored)."""
-        at = X.columns.get_indexer(self.names)
-        if (at < 0).any():
-            missing = [n for n, i in zip(self.names, at, strict=True) if i < 0]
-            raise ValueError(f"missing feature columns: {missing[:5]}")
-        out = np.empty((len(X), len(self.names)), dtype=np.float64)
-        # one take of all numeric columns (a block per dtype), not a Series per column
-        numbers = X.iloc[:, at[self.numeric_at]]
-        if all(pd.api.types.is_numeric_dtype(d) for d in set(numbers.dtypes)):
-            out[:, self.numeric_at] = numbers.to_numpy(np.float64, na_value=np.nan)
-        else:  # text among the numbers: whatever does not parse is missing
-            for k, name in zip(self.numeric_at, self.numeric, strict=True):
-                column = pd.to_numeric(X[name], errors="coerce")
-                out[:, k] = column.astype("float64").to_numpy()
-        for name in self.levels:
-            column = X.iloc[:, at[self.level_at[name]]].array
-            out[:, self.level_at[name]] = self._level_codes(name, column)
-        return out
-
-    def matrix_of_columns(self, columns: Mapping[str, Any], n: int) -> np.ndarray:
-        """The same matrix from feature arrays by name (``features.build.feature_columns``), as
-        the API scores: no frame to build and take apart again. Numbers must be numeric and
-        categories pandas arrays, as the feature code makes them."""
-        missing = [name for name in self.names if name not in columns]
-        if missing:
-            raise ValueError(f"missing feature columns: {missing[:5]}")
-        # a row per input, filled with contiguous writes, then one transposing copy: writing
-        # each column of the row-major matrix in place strided through memory, 3x slower
-        by_input = np.empty((len(self.names), n), dtype=np.float64)
-        for k, name in zip(self.numeric_at, self.numeric, strict=True):
-            by_input[k] = columns[name]
-        for name in self.levels:
-            by_input[self.level_at[name]] = self._level_codes(name, columns[name])
-        return np.ascontiguousarray(by_input.T)
-
-    def _level_codes(self, name: str, values: pd.api.extensions.ExtensionArray) -> np.ndarray:
-        """Each value's position among ``name``'s training levels as a float; unseen or missing
-        -> NaN. For a few values a dict lookup beats pandas' per-call overhead; a categorical
-        is looked up per category (once per dtype), not per row."""
-        position = self.position[name]
-        if isinstance(values, pd.Categorical):
-            key = (name, values.dtype)
-            if key not in self._lookups:  # code -1 (missing) picks the appended -1
-                categories = values.categories
-                self._lookups[key] = np.array([position.get(c, -1) for c in categories] + [-1])
-            found = self._lookups[key][values.codes]
-        elif len(values) <= _FEW_ROWS:
-            found = np.array([position.get(v, -1) for v in values.to_numpy(object)], dtype=np.intp)
-        else:
-            found = self.levels[name].get_indexer(values.to_numpy(object))
-        out = found.astype(np.float64)
-        out[found < 0] = np.nan
-        return out
+# the calibrators and the encoding lived here: models pickled then find them under these names
+from training.calibration import (  # noqa: F401
+    _CALIBRATORS,
+    _EPS,
+    _Isotonic,
+    _logit,
+    _Platt,
+    choose_calibration,
+)
+from training.encoding import InputEncoding
+from training.prior import RULES_CONTRIBUTION, RulesPrior, fewest_trees, trees_logit
 
 
 class LeadConversionModel(ClassifierMixin, BaseEstimator):
     """Gradient-boosted trees for one funnel transition, calibrated on validation rows.
 
     Parameters are LightGBM's usual ones plus ``calibration`` ("auto": chosen by
-    ``choose_calibration``; "isotonic", "platt" or "none" to force one).
+    ``choose_calibration``; "isotonic", "platt" or "none" to force one), and:
+
+    - ``prior_column``: the input column holding the hand-set points (``hand_set_points``).
+      When given, the rules prior (``training.prior.RulesPrior``, fitted on the training rows
+      at ``prior_strength``) is every row's initial log-odds and the trees learn the
+      correction; the column itself is no tree input. Validation then keeps the fewest trees
+      whose log loss is within one standard error of the best number's: a correction must
+      earn its place, and none may (the prior alone predicts then, as fitted on the training
+      rows; ``training.selection`` serves the rules alone calibrated on every row instead).
+    - ``n_estimators=0`` with a ``prior_column``: no trees, the calibrated rule score alone
+      (the floor for histories with too few conversions to learn from).
+    - ``monotone_constraints``: feature name -> +1 or -1, the direction the trees must keep
+      (``training.prior.monotone_signs`` derives them from the rules).
 
     Attributes:
-        feature_names_in_: input columns, in order.
+        feature_names_in_: the trees' input columns, in order (without ``prior_column``).
         categorical_levels_: per categorical column, the levels seen in training; values not
             in them are treated as missing (never an error), as an unseen CRM value must be.
-        booster_: the fitted LightGBM booster (its best iteration).
+        booster_: the fitted LightGBM booster (its best iteration), None without trees.
+        best_iteration_: the trees used (0: none).
+        prior_: the fitted ``RulesPrior``, or None for a model without one.
+        trees_: how the number of trees was chosen (early stopping, then with a prior the
+            one-standard-error rule: validation log losses and the trees kept).
         calibration_: the chosen calibration method and the validation log losses.
         calibrator_: the fitted calibrator, or None.
         classes_: the two label values; the second is the "converted" class.
@@ -211,6 +81,9 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         early_stopping_rounds: int = 100,
         validation_fraction: float = 0.2,
         calibration: str = "auto",
+        prior_column: str | None = None,
+        prior_strength: float = 1.0,
+        monotone_constraints: Mapping[str, int] | None = None,
         random_state: int = 0,
         n_jobs: int | None = None,
     ) -> None:
@@ -223,6 +96,9 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
         self.calibration = calibration
+        self.prior_column = prior_column
+        self.prior_strength = prior_strength
+        self.monotone_constraints = monotone_constraints
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -308,15 +184,75 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         else:
             X_val = self._frame(eval_set[0])
             y_val = (column_or_1d(eval_set[1]) == classes[1]).astype(int)
+        points = val_points = None
+        n_inputs = X.shape[1]
+        if self.prior_column is not None:
+            X, points = self._split_points(X)
+            X_val, val_points = self._split_points(X_val)
+        elif self.n_estimators == 0:
+            raise ValueError("n_estimators=0 needs a prior_column: without trees only the prior")
+        if X.shape[1] == 0 and self.n_estimators > 0:
+            raise ValueError(
+                f"{n_inputs} feature(s), none besides the prior column {self.prior_column!r}: "
+                "the trees need inputs"
+            )
         self.feature_names_in_ = np.array([str(c) for c in X.columns], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
+        self.n_features_in_ = n_inputs
         self.categorical_levels_ = {
             name: sorted(str(v) for v in X[name].dropna().unique())
             for name in self.feature_names_in_
             if self._is_categorical(X[name])
         }
         self.input_encoding_ = InputEncoding.of(self.feature_names_in_, self.categorical_levels_)
-        train_x, val_x = self._prepare(X), self._prepare(X_val)
+        self.classes_ = classes
+        self.calibrator_ = None
+        self.calibration_ = {"chosen": "none", "validation_log_loss": {}}
+        self.prior_ = None
+        if self.n_estimators == 0:
+            self._rules_only(np.r_[points, val_points], np.r_[y, y_val])
+            self.trees_ = {"rule": "no trees (n_estimators=0)", "trees": 0}
+            return self
+        has_validation = len(y_val) > 0 and len(np.unique(y_val)) == 2
+        start = val_start = None
+        if self.prior_column is not None:
+            self.prior_ = RulesPrior.fit(points, y, self.prior_strength)
+            start, val_start = self.prior_.logit(points), self.prior_.logit(val_points)
+        self.booster_ = self._boost(X, y, X_val, y_val, start, val_start, has_validation)
+        self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
+        self.trees_ = {"rule": "early stopping", "trees": self.best_iteration_}
+        if self.prior_ is not None and has_validation:
+            self.trees_ = self._fewest_trees(self.encode(X_val), y_val, val_start)
+            if self.trees_["trees"] == 0:  # no correction earned its place: the prior alone
+                self.booster_, self.best_iteration_ = None, 0
+                return self
+            self.best_iteration_ = self.trees_["trees"]
+        if has_validation:
+            raw = self.with_prior(self.raw_probability(self.encode(X_val)), val_points)
+            if self.calibration == "auto":
+                self.calibration_ = choose_calibration(raw, y_val, one_se=self.prior_ is not None)
+            else:
+                self.calibration_ = {"chosen": self.calibration, "validation_log_loss": {}}
+            if self.calibration_["chosen"] != "none":
+                self.calibrator_ = _CALIBRATORS[self.calibration_["chosen"]]().fit(raw, y_val)
+        return self
+
+    def _split_points(self, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """(the tree inputs, the hand-set points) of a frame holding ``prior_column``."""
+        return X.drop(columns=[self.prior_column]), self.prior_points(X)
+
+    def _boost(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame,
+        y_val: np.ndarray,
+        start: np.ndarray | None,
+        val_start: np.ndarray | None,
+        has_validation: bool,
+    ) -> lgb.Booster:
+        """The trees, from ``start`` log-odds when given (LightGBM's ``init_score``: then no
+        average is boosted from, the trees hold only the correction), early-stopped on the
+        validation rows when they hold both outcomes."""
         params = {
             "objective": "binary",
             "learning_rate": self.learning_rate,
@@ -329,35 +265,56 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
             "num_threads": self._threads(len(y)),
             "verbosity": -1,
         }
-        train_data = lgb.Dataset(train_x, y, free_raw_data=True)
+        if self.monotone_constraints:
+            signs = self.monotone_constraints
+            params["monotone_constraints"] = [
+                0 if name in self.categorical_levels_ else int(signs.get(name, 0))
+                for name in self.feature_names_in_
+            ]
+        train_data = lgb.Dataset(self._prepare(X), y, init_score=start, free_raw_data=True)
         callbacks = []
         valid_sets = []
-        if len(y_val) and len(np.unique(y_val)) == 2:
-            valid_sets = [lgb.Dataset(val_x, y_val, reference=train_data)]
+        if has_validation:
+            valid_sets = [
+                lgb.Dataset(self._prepare(X_val), y_val, init_score=val_start, reference=train_data)
+            ]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        self.booster_ = lgb.train(
+        return lgb.train(
             params,
             train_data,
             num_boost_round=self.n_estimators,
             valid_sets=valid_sets,
             callbacks=callbacks,
         )
-        self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
-        self.classes_ = classes
-        self.calibrator_ = None
-        self.calibration_ = {"chosen": "none", "validation_log_loss": {}}
-        if valid_sets:
-            raw = self.raw_probability(self.encode(X_val))
-            if self.calibration == "auto":
-                self.calibration_ = choose_calibration(raw, y_val)
-            else:
-                self.calibration_ = {"chosen": self.calibration, "validation_log_loss": {}}
-            if self.calibration_["chosen"] != "none":
-                self.calibrator_ = _CALIBRATORS[self.calibration_["chosen"]]().fit(raw, y_val)
-        return self
+
+    def _fewest_trees(self, matrix: np.ndarray, y: np.ndarray, start: np.ndarray) -> dict:
+        """``training.prior.fewest_trees`` of the early-stopped trees on validation rows."""
+        booster, threads = self.booster_, self._threads(len(matrix))
+        best = start + booster.predict(matrix, num_iteration=self.best_iteration_, raw_score=True)
+        return fewest_trees(
+            y,
+            start,
+            lambda k: booster.predict(
+                matrix, start_iteration=k, num_iteration=1, raw_score=True, num_threads=threads
+            ),
+            best,
+            self.best_iteration_,
+        )
+
+    def _rules_only(self, points: np.ndarray, y: np.ndarray) -> None:
+        """No trees: the rule score calibrated on every row given (no rows are needed to stop
+        trees early)."""
+        self.prior_ = RulesPrior.fit(points, y, self.prior_strength)
+        self.booster_ = None
+        self.best_iteration_ = 0
 
     # -- prediction --------------------------------------------------------------------------
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("prior_column", None)  # models pickled before the rules prior
+        state.setdefault("prior_strength", 1.0)
+        state.setdefault("monotone_constraints", None)
+        if "booster_" in state:
+            state.setdefault("prior_", None)
         super().__setstate__(state)
         if "booster_" in state:  # derived state: rebuilt, so older pickles get today's encoder
             self.input_encoding_ = InputEncoding.of(
@@ -377,19 +334,49 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         return self.input_encoding_.matrix_of_columns(columns, n)
 
+    def prior_points(self, X: pd.DataFrame) -> np.ndarray | None:
+        """The hand-set points of ``X``'s rows (its ``prior_column``), None for a model
+        without the rules prior."""
+        if self.prior_column is None:
+            return None
+        if self.prior_column not in X.columns:
+            raise ValueError(f"missing column {self.prior_column!r}: the model starts from it")
+        points = pd.to_numeric(X[self.prior_column], errors="coerce").to_numpy(np.float64)
+        if np.isnan(points).any():
+            raise ValueError(
+                f"{self.prior_column}: {int(np.isnan(points).sum())} missing or non-numeric "
+                "values; the rules prior needs every row's hand-set points"
+            )
+        return points
+
     def raw_probability(self, matrix: np.ndarray) -> np.ndarray:
-        """The booster's probability (before calibration) of an ``encode``d matrix."""
+        """The trees' probability (before the prior and calibration) of an ``encode``d
+        matrix; 0.5 (log-odds 0) for a model without trees."""
+        if self.booster_ is None:
+            return np.full(len(matrix), 0.5)
         return self.booster_.predict(
             matrix, num_iteration=self.best_iteration_, num_threads=self._threads(len(matrix))
         )
 
+    def with_prior(self, raw: np.ndarray, points: np.ndarray | None) -> np.ndarray:
+        """The trees' probability ``raw`` moved by the rules prior's log-odds of ``points``
+        (unchanged without a prior). Offline and served predictions form it here alike."""
+        if self.prior_ is None:
+            return raw
+        if points is None:
+            raise ValueError(f"the model starts from the hand-set rules: {self.prior_column}")
+        return expit(trees_logit(raw) + self.prior_.logit(points))
+
     def calibrated(self, raw: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities from ``raw_probability``."""
+        """Calibrated probabilities from ``raw_probability`` (``with_prior``)."""
         return self.calibrator_.predict(raw) if self.calibrator_ is not None else raw
 
     def contribution_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """SHAP values on the log-odds of an ``encode``d matrix: one column per input, bias
-        last."""
+        """The trees' SHAP values on the log-odds of an ``encode``d matrix: one column per
+        input, bias last (all 0 without trees; the prior is not in them, see
+        ``contributions``)."""
+        if self.booster_ is None:
+            return np.zeros((len(matrix), len(self.feature_names_in_) + 1))
         return self.booster_.predict(
             matrix,
             num_iteration=self.best_iteration_,
@@ -405,7 +392,9 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         return tags
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        p = self.calibrated(self.raw_probability(self.encode(X)))
+        X = self._frame(X)
+        raw = self.raw_probability(self.encode(X))
+        p = self.calibrated(self.with_prior(raw, self.prior_points(X)))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -414,11 +403,20 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """SHAP contributions of each feature to the raw log-odds (before calibration), plus
-        ``bias``: what pushes a lead's probability up or down, and by how much."""
+        ``bias``: what pushes a lead's probability up or down, and by how much. With the rules
+        prior, ``your_rules`` is its push (its mean is in ``bias``), so a row still sums to
+        its log-odds."""
         values = self.contribution_matrix(self.encode(X))
-        return pd.DataFrame(values, columns=[*self.feature_names_in_, "bias"], index=X.index)
+        out = pd.DataFrame(values, columns=[*self.feature_names_in_, "bias"], index=X.index)
+        if self.prior_ is not None:
+            out.insert(len(self.feature_names_in_), RULES_CONTRIBUTION, 0.0)
+            out[RULES_CONTRIBUTION] = self.prior_.contribution(self.prior_points(X))
+            out["bias"] += self.prior_.mean_logit
+        return out
 
     def gain_importance(self) -> pd.Series:
         check_is_fitted(self, "booster_")
+        if self.booster_ is None:
+            return pd.Series(0.0, index=self.feature_names_in_)
         gain = self.booster_.feature_importance("gain", iteration=self.best_iteration_)
         return pd.Series(gain, index=self.feature_names_in_).sort_values(ascending=False)

@@ -1,6 +1,8 @@
-"""One training run per transition: split by time, fit, judge against the hand-set baseline on
-the same test rows, log everything, register, and promote only a model that beats the champion
-(a first version: the hand-set rules and chance; see ``training.gate``).
+"""One training run per transition: split by time, fit (LightGBM on the team's rules, plain
+LightGBM, or with too few conversions the calibrated rules alone; see ``training.selection``),
+judge against the hand-set baseline on the same test rows, log everything, register, and
+promote only a model that beats the champion (a first version: the hand-set rules and chance;
+see ``training.gate``).
 
 This is the only module that orders side effects; the steps it calls are pure.
 """
@@ -8,6 +10,7 @@ This is the only module that orders side effects; the steps it calls are pure.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,14 +22,24 @@ from sklearn.metrics import roc_auc_score
 from features.build import TrainingSet
 from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
-from training import gate, plots, tracking
+from training import gate, plots, selection, tracking
 from training.bundle import ScoringBundle
-from training.evaluate import compare_with_baseline, flatten_metrics, oracle_auc
+from training.evaluate import compare_with_baseline, evaluate_scores, flatten_metrics, oracle_auc
 from training.model import LeadConversionModel
+from training.prior import HAND_SET_POINTS, monotone_signs
 from training.profile import monitored_features, reference_profile
-from training.rules import HandSetRules, score_leads
-from training.split import MIN_ROWS_PER_OUTCOME, TimeSplit, require_outcomes, time_split
-from training.tracking.pyfunc import flat_rows
+from training.rules import HandSetRules, RuleScores, score_leads
+from training.selection import PriorMode
+from training.split import (
+    MIN_POSITIVES,
+    MIN_ROWS_PER_OUTCOME,
+    TimeSplit,
+    floor_reason,
+    require_floor_rows,
+    require_outcomes,
+    time_split,
+)
+from training.tracking.pyfunc import example_payloads, flat_rows
 
 Progress = Callable[[str], None]
 SHAP_SAMPLE_ROWS = 5_000
@@ -36,10 +49,13 @@ SHAP_SAMPLE_ROWS = 5_000
 class TransitionResult:
     """Attributes:
     transition: which model.
-    metrics: nested test metrics ("model", "baseline", "at_threshold", "oracle").
+    metrics: nested test metrics ("model": the served model, "with_rules": LightGBM on the
+        rules prior, "plain": plain LightGBM, "baseline": the hand-set points, "at_threshold",
+        "oracle"); a model not trained has no entry.
     split: row counts and boundaries of the time split.
     run_id, version: MLflow run and registered model version.
     promotion: the gate's decision with both AUCs and the reason.
+    choice: what serves ("kind": with_rules, plain or rules_only) and why ("reason").
     """
 
     transition: str
@@ -48,6 +64,7 @@ class TransitionResult:
     run_id: str = ""
     version: str = ""
     promotion: dict = field(default_factory=dict)
+    choice: dict = field(default_factory=dict)
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -56,25 +73,26 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
 
-def split_for_training(training_set: TrainingSet) -> TimeSplit:
-    """The time split of a training set, checked before anything is fitted or logged: each part
-    needs ``MIN_ROWS_PER_OUTCOME`` rows of each outcome (``TooFewRowsError`` names the counts).
-    The command line checks every transition this way before training the first."""
+def split_for_training(training_set: TrainingSet, min_positives: int = MIN_POSITIVES) -> TimeSplit:
+    """The time split of a training set, checked before anything is fitted or logged. A model
+    is learned when the set has ``min_positives`` converted rows and each part of the split
+    ``MIN_ROWS_PER_OUTCOME`` rows of each outcome; otherwise the hand-set score is calibrated
+    on train + validation, which needs ``FLOOR_ROWS_PER_OUTCOME`` of each (``TooFewRowsError``
+    names the counts). The command line checks every transition this way before training."""
     transition = training_set.manifest["transition"]
     frame = training_set.frame
     if len(frame) == 0:
         empty = np.zeros(0, dtype=int)
         require_outcomes(transition, dict.fromkeys(MIN_ROWS_PER_OUTCOME, empty))
     split = time_split(frame)
-    require_outcomes(
-        transition,
-        {
-            "train": split.train["label"].to_numpy(),
-            "validation": split.validation["label"].to_numpy(),
-            "test": split.test["label"].to_numpy(),
-        },
-    )
+    if floor_reason(split, min_positives) is not None:
+        require_floor_rows(transition, split)
     return split
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC-AUC, NaN when the rows hold one outcome only (possible for the floor's test rows)."""
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < y.size else math.nan
 
 
 def promotion_decision(
@@ -85,23 +103,28 @@ def promotion_decision(
     *,
     override: bool | None,
     baseline_auc: float | None = None,
+    rules_only: bool = False,
 ) -> dict:
     """The champion gate (``training.gate``) on these test rows: the challenger against the
     champion, scored now on the same rows; a first version against the hand-set rules'
-    ROC-AUC on them (``baseline_auc``) and chance. ``override`` forces either way."""
-    challenger_auc = float(roc_auc_score(y_test, challenger_probability))
-    if champion is None:
+    ROC-AUC on them (``baseline_auc``) and chance; ``rules_only`` (the calibrated hand-set
+    score) as ``gate.rules_only_version``. ``override`` forces either way."""
+    challenger_auc = _auc(y_test, challenger_probability)
+    champion_auc = None
+    if champion is not None:
+        try:
+            champion_auc = _auc(y_test, champion.score_features(test_features))
+        except (KeyError, ValueError) as error:  # different features: cannot compare fairly
+            reason = f"champion cannot score these rows ({error}); promoting"
+            return gate.decide((True, reason), override, challenger_auc=challenger_auc)
+    if rules_only:
+        verdict = gate.rules_only_version(challenger_auc, champion_auc)
+    elif champion_auc is None:
         verdict = gate.first_version(challenger_auc, baseline_auc)
-        return gate.decide(
-            verdict, override, challenger_auc=challenger_auc, baseline_auc=baseline_auc
-        )
-    try:
-        champion_auc = float(roc_auc_score(y_test, champion.score_features(test_features)))
-    except (KeyError, ValueError) as error:  # different features: cannot compare fairly
-        reason = f"champion cannot score these rows ({error}); promoting"
-        return gate.decide((True, reason), override, challenger_auc=challenger_auc)
+    else:
+        verdict = gate.against_champion(challenger_auc, champion_auc)
     return gate.decide(
-        gate.against_champion(challenger_auc, champion_auc),
+        verdict,
         override,
         challenger_auc=challenger_auc,
         champion_auc=champion_auc,
@@ -110,27 +133,18 @@ def promotion_decision(
 
 
 def _mean_abs_shap(model: LeadConversionModel, features: pd.DataFrame, seed: int) -> pd.Series:
+    """Mean |SHAP| per feature on a sample, and of the rules prior ("your_rules") if any."""
     sample = features.sample(n=min(len(features), SHAP_SAMPLE_ROWS), random_state=seed)
-    contributions = model.contributions(sample).drop(columns="bias")
-    return contributions.abs().mean().reindex(model.feature_names_in_)
+    return model.contributions(sample).drop(columns="bias").abs().mean()
 
 
-def _example_payloads(history: LeadHistory, rows: pd.DataFrame) -> list[dict]:
-    """Real leads from the test rows, in the model's input shape (signature and example)."""
-    payloads = []
-    for lead_id, as_of in zip(rows["lead_id"], rows["decision_time"], strict=True):
-        lead = history.leads[history.leads["lead_id"] == lead_id].iloc[0].to_dict()
-        touches = history.touches[history.touches["lead_id"] == lead_id]
-        stages = history.stage_changes[history.stage_changes["lead_id"] == lead_id]
-        payloads.append(
-            {
-                "lead": lead,
-                "touches": touches.drop(columns="lead_id").to_dict("records"),
-                "stage_changes": stages.drop(columns="lead_id").to_dict("records"),
-                "as_of": pd.Timestamp(as_of).isoformat(),
-            }
-        )
-    return payloads
+def _with_points(rows: pd.DataFrame, history: LeadHistory, rules: HandSetRules) -> RuleScores:
+    """The hand-set scores of the rows' decision points (the prior's input and the baseline)."""
+    points = pd.DataFrame(
+        {"lead_id": rows["lead_id"].to_numpy(), "as_of": rows["decision_time"].to_numpy()},
+        index=rows.index,
+    )
+    return score_leads(rules, points, history)
 
 
 def train_transition(
@@ -144,56 +158,92 @@ def train_transition(
     promote: bool | None = None,
     progress: Progress | None = None,
     import_report: dict | None = None,
+    min_positives: int = MIN_POSITIVES,
+    prior: PriorMode = "auto",
+    monotone: bool = False,
 ) -> TransitionResult:
-    """Fit, evaluate, log, register and gate the model of one transition. ``import_report``:
+    """Fit, evaluate, log, register and gate the model of one transition.
+
+    ``prior``: whether the model starts from the hand-set rules ("auto": chosen on the
+    validation rows, ``training.selection``); ``monotone``: keep the rules' signs in the trees.
+    Below ``min_positives`` converted rows (``training.split.floor_reason``) no model is
+    learned: the hand-set score, calibrated, is served, and the run says so. ``import_report``:
     the report of the CRM import the history came from; its leaky fields and leak risks are
-    logged with the run (param ``import.leaky_fields``, document ``import_report.json``)."""
+    logged with the run (param ``import.leaky_fields``, document ``import_report.json``).
+    """
     say = progress or (lambda _: None)
     transition = training_set.manifest["transition"]
     frame = training_set.frame
-    split = split_for_training(training_set)
+    split = split_for_training(training_set, min_positives)
+    why_not = floor_reason(split, min_positives)
     features = list(FEATURE_NAMES)
+    scores = {part: _with_points(rows, history, rules) for part, rows in split.parts().items()}
+    split = split.with_column(HAND_SET_POINTS, {p: s.total.to_numpy() for p, s in scores.items()})
     train, validation, test = split.train, split.validation, split.test
-    say(
-        f"[{transition}] training on {len(train):,} rows, early stopping on "
-        f"{len(validation):,}, testing on {len(test):,} (split by decision time)"
+    if why_not is None:
+        say(
+            f"[{transition}] training on {len(train):,} rows, early stopping on "
+            f"{len(validation):,}, testing on {len(test):,} (split by decision time)"
+        )
+    else:
+        say(
+            f"[{transition}] too few conversions to learn from ({why_not}): serving your "
+            f"hand-set score calibrated on {len(train) + len(validation):,} rows, no model"
+        )
+    choice = selection.fit_for_split(
+        split,
+        features,
+        why_not,
+        seed=seed,
+        model_params=model_params,
+        prior=prior,
+        monotone=monotone_signs(rules, features) if monotone else None,
     )
-    model = LeadConversionModel(random_state=seed, **(model_params or {}))
-    model.fit(train[features], train["label"], eval_set=(validation[features], validation["label"]))
-    say(
-        f"[{transition}] {model.best_iteration_} trees; calibration: {model.calibration_['chosen']}"
-    )
+    model = choice.model
+    if why_not is None:
+        say(f"[{transition}] serves {choice.reason}; calibration: {model.calibration_['chosen']}")
+    inputs = [*features, HAND_SET_POINTS]
     y_test = test["label"].to_numpy()
-    p_test = model.predict_proba(test[features])[:, 1]
-    test_points = pd.DataFrame(
-        {"lead_id": test["lead_id"].to_numpy(), "as_of": test["decision_time"].to_numpy()}
-    )
-    baseline = score_leads(rules, test_points, history)
+    p_test = model.predict_proba(test[inputs])[:, 1]
+    baseline = scores["test"]
     metrics = compare_with_baseline(
         y_test, p_test, baseline.total.to_numpy(), baseline.passes_threshold.to_numpy()
     )
+    learned = {"with_rules": choice.with_rules, "plain": choice.plain}
+    probabilities = {
+        name: p_test if other is model else other.predict_proba(test[inputs])[:, 1]
+        for name, other in learned.items()
+        if other is not None
+    }
+    for name, p in probabilities.items():
+        metrics[name] = evaluate_scores(y_test, p, is_probability=True)
     if truth is not None:
         true_p = _true_probability(truth, transition, test)
-        if true_p is not None:
+        if true_p is not None and 0 < y_test.sum() < y_test.size:
             metrics["oracle"] = {
                 "roc_auc": oracle_auc(y_test, true_p),
                 "gap": oracle_auc(y_test, true_p) - metrics["model"]["roc_auc"],
             }
 
     say(f"[{transition}] plots and SHAP importance ...")
-    shap = _mean_abs_shap(model, test[features], seed)
-    scores = {"LightGBM": p_test, "hand-set points": baseline.total.to_numpy()}
+    shap = _mean_abs_shap(model, test[inputs], seed)
+    names = {"with_rules": "LightGBM on your rules", "plain": "LightGBM"}
+    curves = {names[name]: p for name, p in probabilities.items()}
+    ranked = {**curves, "hand-set points": baseline.total.to_numpy()}
     figures = {
-        "roc": plots.roc_figure(y_test, scores),
-        "precision_recall": plots.precision_recall_figure(y_test, scores),
-        "calibration": plots.calibration_figure(y_test, {"LightGBM": p_test}),
-        "gain_lift": plots.gain_lift_figure(y_test, scores),
         "importance": plots.importance_figure(
             list(model.feature_names_in_),
             model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
-            shap.to_numpy(),
-        ),
+            shap.reindex(model.feature_names_in_).to_numpy(),
+        )
     }
+    if 0 < y_test.sum() < y_test.size:  # the curves need both outcomes among the test rows
+        figures.update(
+            roc=plots.roc_figure(y_test, ranked),
+            precision_recall=plots.precision_recall_figure(y_test, ranked),
+            calibration=plots.calibration_figure(y_test, curves),
+            gain_lift=plots.gain_lift_figure(y_test, ranked),
+        )
     bundle = ScoringBundle(
         transition=transition,
         model=model,
@@ -218,15 +268,17 @@ def train_transition(
             "decisions_to": str(frame["decision_time"].max()),
         },
     )
-    example_rows = flat_rows(_example_payloads(history, test.head(2)))
-    champion = tracking.load_bundle(transition)
+    example_rows = flat_rows(example_payloads(history, test.head(2)))
     decision = promotion_decision(
         y_test,
         p_test,
-        champion,
-        test[features],
+        tracking.load_bundle(transition),
+        test[inputs],
         override=promote,
         baseline_auc=metrics["baseline"].get("roc_auc"),
+        # the rules calibrated the right way round rank as the rules do (a reversed slope
+        # ranks the other way and is judged as any first version)
+        rules_only=choice.kind == "rules_only" and model.prior_.slope > 0,
     )
     params = {
         "transition": transition,
@@ -236,18 +288,32 @@ def train_transition(
         "best_iteration": model.best_iteration_,
         "calibration": model.calibration_["chosen"],
         "rules_threshold": rules.threshold,
+        "model_choice": choice.kind,
+        "rules_prior": "floor" if why_not else prior,
+        "rules_prior.monotone": monotone,
+        "min_positives": min_positives,
         **{f"split.{k}": v for k, v in split.describe().items()},
-        **{f"model.{k}": v for k, v in model.get_params().items()},
+        **{
+            f"model.{k}": v
+            for k, v in model.get_params().items()
+            if k != "monotone_constraints"  # a long mapping: in model_choice.json
+        },
     }
     documents = {
         "training_set_manifest": training_set.manifest,
         "calibration": model.calibration_,
+        "model_choice": choice.decision,
         "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
         "monitoring_reference": reference,
     }
     if import_report is not None:
         documents["import_report"] = import_report
         params["import.leaky_fields"] = _leaky_listing(import_report)
+    if model.prior_ is not None:
+        params.update({f"rules_prior.{k}": v for k, v in model.prior_.describe().items()})
+    tags = {"model_choice_reason": choice.reason}
+    if why_not is not None:
+        tags["floor"] = f"calibrated hand-set score only: {why_not}"
     run_id, version = tracking.log_training_run(
         bundle,
         run_name=f"{transition}-{bundle.trained_at}",
@@ -256,6 +322,7 @@ def train_transition(
         figures=figures,
         documents=documents,
         input_example=example_rows,
+        tags=tags,
     )
     tracking.promote(transition, version, run_id, decision)
     say(f"[{transition}] registered version {version}: {decision['reason']}")
@@ -266,6 +333,11 @@ def train_transition(
         run_id=run_id,
         version=version,
         promotion=decision,
+        choice={
+            "kind": choice.kind,
+            "reason": choice.reason,
+            "with_rules_trees": getattr(choice.with_rules, "best_iteration_", None),
+        },
     )
 
 

@@ -22,6 +22,12 @@ from core.errors import InputError, TooFewRowsError
 # trees and the calibrator; the test part judges the model against the hand-set rules and gates
 # the champion, and with fewer than five rows of an outcome one row moves its ROC-AUC by a fifth.
 MIN_ROWS_PER_OUTCOME: dict[str, int] = {"train": 10, "validation": 5, "test": 5}
+# Below this many converted rows in a training set no model is learned: the hand-set score,
+# calibrated to probabilities, is served instead (``floor_reason``; LEADSCORE_MIN_POSITIVES).
+MIN_POSITIVES = 20
+# What that calibration (two numbers) needs among the rows it is fitted on (train + validation).
+FLOOR_PART = "train and validation"
+FLOOR_ROWS_PER_OUTCOME = 2
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,17 @@ class TimeSplit:
     validation: pd.DataFrame
     test: pd.DataFrame
     boundaries: tuple[pd.Timestamp, pd.Timestamp]
+
+    def parts(self) -> dict[str, pd.DataFrame]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+    def with_column(self, name: str, values: Mapping[str, ArrayLike]) -> TimeSplit:
+        """The same split with a column ``name`` added to each part (``values`` by part)."""
+        parts = {
+            part: rows.assign(**{name: np.asarray(values[part])})
+            for part, rows in self.parts().items()
+        }
+        return TimeSplit(**parts, boundaries=self.boundaries)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -98,3 +115,33 @@ def require_outcomes(
     counts = {part: outcome_counts(labels) for part, labels in parts.items()}
     if any(min(counts[part]) < minimum[part] for part in counts):
         raise TooFewRowsError(subject, counts, {part: minimum[part] for part in counts})
+
+
+def floor_reason(split: TimeSplit, min_positives: int = MIN_POSITIVES) -> str | None:
+    """Why no model can be learned from ``split`` (so the calibrated hand-set score serves), or
+    None: fewer than ``min_positives`` converted rows in all, or a part of the split with fewer
+    rows of an outcome than ``MIN_ROWS_PER_OUTCOME`` asks."""
+    counts = {part: outcome_counts(rows["label"]) for part, rows in split.parts().items()}
+    return floor_reason_of(counts, min_positives)
+
+
+def floor_reason_of(counts: Mapping[str, tuple[int, int]], min_positives: int) -> str | None:
+    """``floor_reason`` from (converted, not converted) rows per part of a split."""
+    converted = sum(c for c, _ in counts.values())
+    if converted < min_positives:
+        return f"{converted} converted rows, fewer than the {min_positives} needed to learn from"
+    for part, (yes, no) in counts.items():
+        need = MIN_ROWS_PER_OUTCOME[part]
+        if min(yes, no) < need:
+            return (
+                f"the time split leaves {part} {yes}/{no} converted/not converted rows; a "
+                f"learned model needs {need}/{need}"
+            )
+    return None
+
+
+def require_floor_rows(subject: str, split: TimeSplit) -> None:
+    """Raise ``TooFewRowsError`` unless the rows the floor calibrates on (train + validation)
+    hold ``FLOOR_ROWS_PER_OUTCOME`` of each outcome."""
+    labels = np.r_[split.train["label"].to_numpy(), split.validation["label"].to_numpy()]
+    require_outcomes(subject, {FLOOR_PART: labels}, {FLOOR_PART: FLOOR_ROWS_PER_OUTCOME})

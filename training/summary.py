@@ -1,4 +1,5 @@
-"""The comparison table a training run ends with: model vs hand-set baseline, same test rows."""
+"""The comparison table a training run ends with: LightGBM on your rules, plain LightGBM and the
+hand-set baseline, same test rows, and which of them serves."""
 
 from __future__ import annotations
 
@@ -36,23 +37,30 @@ def comparison_table(results: list[TransitionResult]) -> str:
             f"{_fmt(m['model'].get('base_rate'))}; registered version {result.version}, "
             f"{'champion' if result.promotion.get('promote') else 'challenger'}"
         )
-        lines.append(f"  {'metric':<26}{'LightGBM':>10}{'hand-set':>10}")
+        if result.choice:
+            lines.append(f"  serves: {result.choice['reason']}")
+        columns = _columns(result)
+        lines.append(f"  {'metric':<26}" + "".join(f"{top:>12}" for top, _, _ in columns).rstrip())
+        lines.append(f"  {'':<26}" + "".join(f"{bottom:>12}" for _, bottom, _ in columns))
         for label, _, key in _ROWS:
-            lines.append(
-                f"  {label:<26}{_fmt(m['model'].get(key)):>10}{_fmt(m['baseline'].get(key)):>10}"
-            )
+            values = [_fmt(m.get(column, {}).get(key)) for _, _, column in columns]
+            lines.append(f"  {label:<26}" + "".join(f"{value:>12}" for value in values))
         at = m.get("at_threshold", {})
+        served = _served_column(result)
         lines.append(
-            f"  at the hand-set threshold ({at.get('selected', 0):,} leads selected by each):"
+            f"  at the hand-set threshold ({at.get('selected', 0):,} leads selected by each; "
+            "the served model):"
         )
-        lines.append(
-            f"  {'precision':<26}{_fmt(at.get('model_precision')):>10}"
-            f"{_fmt(at.get('baseline_precision')):>10}"
-        )
-        lines.append(
-            f"  {'recall':<26}{_fmt(at.get('model_recall')):>10}"
-            f"{_fmt(at.get('baseline_recall')):>10}"
-        )
+        for label in ("precision", "recall"):
+            cells = [
+                _fmt(at.get(f"baseline_{label}"))
+                if column == "baseline"
+                else _fmt(at.get(f"model_{label}"))
+                if column == served
+                else "-"
+                for _, _, column in columns
+            ]
+            lines.append(f"  {label:<26}" + "".join(f"{cell:>12}" for cell in cells))
         if "oracle" in m:
             lines.append(
                 f"  oracle ROC-AUC (simulator truth) {m['oracle']['roc_auc']:.3f}; "
@@ -60,3 +68,24 @@ def comparison_table(results: list[TransitionResult]) -> str:
             )
         lines.append(f"  promotion: {result.promotion.get('reason', '')}")
     return "\n".join(lines)
+
+
+def _columns(result: TransitionResult) -> list[tuple[str, str, str]]:
+    """(header, second header line, metrics key) of each column: the model on your rules,
+    the rules alone when they serve beside a model on the rules that was not chosen, plain
+    LightGBM and the hand-set points."""
+    alone = result.choice.get("with_rules_trees") == 0
+    columns = [("your rules", "alone" if alone else "+ LightGBM", "with_rules")]
+    if result.choice.get("kind") == "rules_only" and not alone:
+        columns.append(("your rules", "alone", "model"))
+    return [*columns, ("", "LightGBM", "plain"), ("", "hand-set", "baseline")]
+
+
+def _served_column(result: TransitionResult) -> str:
+    """The column of the model that serves."""
+    kind = result.choice.get("kind")
+    if kind == "plain":
+        return "plain"
+    if kind == "rules_only" and result.choice.get("with_rules_trees") != 0:
+        return "model"
+    return "with_rules"

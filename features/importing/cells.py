@@ -120,7 +120,7 @@ def split_ids(chunk: pa.Table, spec: Spec) -> pa.Table:
 
 
 def email_domain(raw: np.ndarray) -> np.ndarray:
-    """"free" for a free-mail domain (``FREE_MAIL``), "business" for any other address,
+    """ "free" for a free-mail domain (``FREE_MAIL``), "business" for any other address,
     missing where there is no address."""
     domains = pd.Series(raw, dtype=object).str.rsplit("@", n=1).str[-1].str.strip().str.lower()
     has_at = pd.Series(raw, dtype=object).str.contains("@", regex=False).fillna(False).to_numpy()

@@ -19,7 +19,8 @@ class ModelRef(BaseModel):
 
 
 class Reason(BaseModel):
-    """One feature's push on the model's log-odds (SHAP value, before calibration)."""
+    """One feature's push on the model's log-odds (SHAP value, before calibration); for a model
+    that starts from the hand-set rules, ``your_rules`` is the rules' push (value: the points)."""
 
     feature: str
     value: float | str | None = Field(description="The feature's value for this lead.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def _served(
     trees_cache: Path | None,
 ) -> ServedModel:
     base_rate = bundle.metrics.get("model", {}).get("base_rate")
+    if bundle.model.booster_ is None:  # the calibrated rules alone: no trees to compile
+        trees_cache = None
     predict, inference = tree_prediction(bundle.model, trees_cache)
     contributions, explanation = tree_contributions(bundle.model, trees_cache)
     return ServedModel(
@@ -55,7 +58,10 @@ def _served(
         source=source,
         loaded_at=datetime.now(UTC),
         inputs_key=inputs_key(bundle.model),
-        reasons=ReasonWriter([str(n) for n in bundle.model.feature_names_in_]),
+        reasons=ReasonWriter(
+            [str(n) for n in bundle.model.feature_names_in_],
+            rules_prior=bundle.model.prior_ is not None,
+        ),
         base_rate=float(base_rate) if base_rate is not None else None,
         tree_prediction=predict,
         inference=inference,
@@ -194,4 +200,8 @@ def _gathered(served: dict[str, ServedModel]) -> Models:
             "the two models were trained with different hand-set rules; serving the "
             "mql_to_sql model's rules"
         )
+        if served["sql_to_won"].bundle.model.prior_ is not None:  # its prior reads its own
+            served["sql_to_won"] = replace(
+                served["sql_to_won"], own_rules=served["sql_to_won"].bundle.rules
+            )
     return Models(by_transition=served, rules=rules, loaded_at=datetime.now(UTC))

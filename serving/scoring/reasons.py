@@ -4,6 +4,9 @@ A reason is one feature's SHAP value on the model's log-odds (before calibration
 lead's value of that feature, phrased from the feature registry's ``description``: "3 touches
 of pricing content in the last 7 days (+)". The wording is derived from the registry, so a new
 feature gets a sentence without code here; the groups below only pick the sentence pattern.
+A model that starts from the hand-set rules has one more reason, "your rules": the rules
+prior's push on the log-odds, read with the lead's hand-set points ("Your rules: 42 hand-set
+points (+)").
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from features.definitions import FEATURES_BY_NAME, Feature
+from training.prior import RULES_CONTRIBUTION
 
 Phrase = Callable[[Any], str]
 
@@ -147,17 +151,26 @@ def _specific_phrase(feature: Feature) -> Phrase:
     return lambda v: f"{text}: {'unknown' if _is_missing(v) else v}"
 
 
+def _your_rules(points: Any) -> str:
+    return f"Your rules: {_number(points)} hand-set points"
+
+
 class ReasonWriter:
     """Turns one row of SHAP values into the strongest reasons up and down.
 
     Attributes:
-        names: the model's input features, in the order of the SHAP columns.
+        names: the model's input features, in the order of the SHAP columns; for a model that
+            starts from the hand-set rules, then ``your_rules``: the rules prior's push, one
+            named contribution whose value is the lead's hand-set points.
         phrases: per feature, value -> sentence (built once, at model load).
     """
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], *, rules_prior: bool = False) -> None:
         self.names = list(names)
         self.phrases = [_phrase(FEATURES_BY_NAME[name]) for name in self.names]
+        if rules_prior:
+            self.names.append(RULES_CONTRIBUTION)
+            self.phrases.append(_your_rules)
 
     def explain(
         self,
@@ -168,7 +181,7 @@ class ReasonWriter:
     ) -> tuple[list[dict], list[dict]]:
         """The ``top`` strongest positive and negative reasons of one lead.
 
-        ``contributions`` holds one SHAP value per feature (no bias); ``value_of(j)`` gives
+        ``contributions`` holds one SHAP value per name (no bias); ``value_of(j)`` gives
         the lead's value of feature ``j``; ``unseen[j]`` marks a category value the model never
         saw in training (it counted as missing).
         """

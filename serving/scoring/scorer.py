@@ -3,7 +3,8 @@
 One pass for any number of leads, through the training code: ``features.online.visible_of``
 cuts the requests' records at their ``as_of``, ``features.build.feature_columns`` computes the
 features, ``training.rules.rule_points`` the hand-set points, and each transition's calibrated
-model the probability. All of it on arrays: a pass of one lead pays no pandas frames.
+model the probability (a model that starts from the rules adds their prior to its trees'). All
+of it on arrays: a pass of one lead pays no pandas frames.
 
 Stage semantics (the stage is the latest one entered strictly before ``as_of``):
 
@@ -96,10 +97,14 @@ def probability(
     model: LeadConversionModel,
     matrix: np.ndarray,
     tree_prediction: Callable[[np.ndarray], np.ndarray] | None = None,
+    hand_set_points: np.ndarray | None = None,
 ) -> np.ndarray:
     """Calibrated probabilities of an encoded matrix, as ``model.predict_proba(features)[:, 1]``;
-    ``tree_prediction`` stands in for ``model.raw_probability`` (the served trees)."""
-    return model.calibrated((tree_prediction or model.raw_probability)(matrix))
+    ``tree_prediction`` stands in for ``model.raw_probability`` (the served trees, however
+    they are computed). A model that starts from the hand-set rules adds the rules prior's
+    log-odds of the rows' ``hand_set_points`` to the trees' here, as offline."""
+    trees = (tree_prediction or model.raw_probability)(matrix)
+    return model.calibrated(model.with_prior(trees, hand_set_points))
 
 
 def _stages(visible: VisibleHistory) -> tuple[np.ndarray, np.ndarray]:
@@ -238,8 +243,11 @@ def score_visible(
         served = models.by_transition[transition]
         if served.inputs_key not in matrices:
             matrices[served.inputs_key] = served.bundle.model.encode_columns(features, n)
+        points = totals  # a model trained with other rules reads its own rules' points
+        if served.own_rules is not None:
+            points = score_rules(served.own_rules, visible)[1]
         transitions[transition] = _transition_scores(
-            served, features, matrices[served.inputs_key], states, wants_reasons, top
+            served, features, matrices[served.inputs_key], points, states, wants_reasons, top
         )
     base_rates = {t: models.by_transition[t].base_rate for t in TRANSITIONS}
     probabilities = {t: scores.probability for t, scores in transitions.items()}
@@ -261,6 +269,7 @@ def _transition_scores(
     served: ServedModel,
     features: Columns,
     matrix: np.ndarray,
+    hand_set_points: np.ndarray,
     states: list[tuple[int, bool]],
     wants_reasons: np.ndarray,
     top: int,
@@ -270,19 +279,28 @@ def _transition_scores(
 
     Only open and hypothetical leads get a probability, so only their rows go through the
     model: in a batch from a CRM's history most leads are not MQL yet, lost or converted (in
-    the benchmark's, 298 of 1,000 for MQL -> SQL and 920 for SQL -> won)."""
+    the benchmark's, 298 of 1,000 for MQL -> SQL and 920 for SQL -> won).
+
+    A model that starts from the hand-set rules gets its prior from ``hand_set_points`` (the
+    rules' total per lead), in the probability and as one more reason, "your rules", beside
+    the trees' SHAP values however those are computed."""
     model = served.bundle.model
     status_of = _STATUS_OF_STATE[served.transition]
     parts = [status_of[state] for state in states]
     scored = np.array([has_p for _, _, has_p in parts], dtype=bool)
     probabilities = np.full(len(states), np.nan)
     if scored.any():
-        probabilities[scored] = probability(model, matrix[scored], served.tree_prediction)
+        probabilities[scored] = probability(
+            model, matrix[scored], served.tree_prediction, hand_set_points[scored]
+        )
     explained: dict[int, tuple[list[dict], list[dict]]] = {}
     explain = np.flatnonzero(scored & wants_reasons)
     if not len(explain):
         return TransitionScores(served, parts, probabilities, explained)
     shap = served.contributions(matrix[explain])[:, :-1]
+    rules_at = shap.shape[1]  # the rules prior's column, after the trees' inputs
+    if model.prior_ is not None:
+        shap = np.column_stack([shap, model.prior_.contribution(hand_set_points[explain])])
     encoding = model.input_encoding_
     # category values as sent (the matrix holds level positions, NaN for an unseen value)
     raw_levels = {encoding.level_at[name]: features[name] for name in encoding.levels}
@@ -290,6 +308,8 @@ def _transition_scores(
         values = matrix[i]
 
         def value_of(j: int, i: int = i, values: np.ndarray = values) -> Any:
+            if j == rules_at:
+                return float(hand_set_points[i])
             if j in raw_levels:
                 value = raw_levels[j][i]
                 return value if isinstance(value, str) else None  # categories are text

@@ -42,6 +42,9 @@ class ServedModel:
             compiled or LightGBM's, as ``inference`` says (``serving.scoring.compiled_trees``).
         contributions: SHAP values of an encoded matrix (``contribution_matrix``), compiled
             or LightGBM's, as ``explanation`` says (``serving.scoring.tree_shap``).
+        own_rules: for a model that starts from the hand-set rules (``bundle.model.prior_``)
+            trained with other rules than those served beside it, its own rules: its prior
+            reads their points. None otherwise.
     """
 
     transition: str
@@ -58,6 +61,7 @@ class ServedModel:
     inference: str
     contributions: Contributions = field(repr=False)
     explanation: str
+    own_rules: HandSetRules | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

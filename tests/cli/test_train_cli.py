@@ -34,19 +34,33 @@ def test_invalid_rules_file_exits_2_naming_the_rule(tmp_path: Path, simulation_d
 
 
 def test_too_small_a_history_exits_2_with_the_counts_per_split(tmp_path: Path):
-    """100 simulated leads (as `leadscore generate --leads 100` makes them): 19 training rows
-    and 5 test rows for mql_to_sql. Refused before anything is fitted or logged."""
+    """100 simulated leads (as `leadscore generate --leads 100` makes them): MQL -> SQL has 13
+    conversions, enough for the floor (the calibrated hand-set score); SQL -> won has one in
+    the rows the floor calibrates on, too few even for that. Refused before anything is fitted
+    or logged."""
     data = tmp_path / "raw"
     write_simulation(simulate(100, seed=7, start=datetime(2024, 1, 1), days=730), data)
     result = run(["train", "--data", str(data)], tmp_path)
     assert_error_after_progress(
-        result,
-        "mql_to_sql: too few rows",
-        "train 11/8 (needs 10/10)",
-        "validation 1/3 (needs 5/5)",
-        "test 1/4 (needs 5/5)",
+        result, "sql_to_won: too few rows", "train and validation 1/10 (needs 2/2)"
     )
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_too_few_conversions_to_learn_from_serve_the_calibrated_rules(tmp_path: Path):
+    """300 simulated leads: too few conversions for a model in either transition. Training
+    says so in one line each, logs and registers the calibrated hand-set score, and the table
+    shows it beside the hand-set points."""
+    data = tmp_path / "raw"
+    write_simulation(simulate(300, seed=7, start=datetime(2024, 1, 1), days=730), data)
+    result = run(["train", "--data", str(data)], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    said = [line for line in result.stderr.splitlines() if "too few conversions" in line]
+    assert [line.split("]")[0] for line in said] == ["[mql_to_sql", "[sql_to_won"]
+    assert "4 converted rows, fewer than the 20 needed to learn from" in said[1]
+    assert "serving your hand-set score calibrated on 21 rows, no model" in said[1]
+    assert result.stdout.count("serves: your rules alone (calibrated on") == 2
+    assert "registered version 1, champion" in result.stdout
 
 
 @pytest.mark.slow

@@ -22,9 +22,8 @@ from training import tracking
 from training.bundle import ScoringBundle
 from training.model import LeadConversionModel
 from training.rules import HandSetRules
-from training.run import _example_payloads
 from training.split import time_split
-from training.tracking.pyfunc import flat_rows
+from training.tracking.pyfunc import example_payloads, flat_rows
 
 SMALL_MODEL = {"n_estimators": 60, "num_leaves": 15, "early_stopping_rounds": 20}
 
@@ -73,7 +72,7 @@ def register_run(
 ) -> tuple[str, str]:
     """``register``, returning (run id, version): the run is where a later promotion of the
     version is recorded."""
-    example = flat_rows(_example_payloads(history, rows.head(2)))
+    example = flat_rows(example_payloads(history, rows.head(2)))
     run_id, version = tracking.log_training_run(
         bundle,
         run_name=f"test-{bundle.transition}",

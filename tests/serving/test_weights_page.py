@@ -209,7 +209,9 @@ def test_page_in_a_headless_browser_shows_tables_and_plots(served, comparison, t
                 "rows => rows.map(row => row.dataset.rule)"
             )
             assert names == [rule.name for rule in comparison.rules]
-            assert page.locator("#capacity tbody tr").count() == 3
+            # hand-set and learned points, plain LightGBM and LightGBM on the rules
+            assert page.locator("#capacity tbody tr").count() == 4
+            assert page.locator("#capacity").get_by_text("LightGBM on rules").is_visible()
             assert page.get_by_text("newsletter_signup", exact=True).first.is_visible()
             images = page.locator("img").evaluate_all(
                 "imgs => imgs.map(img => [img.complete, img.naturalWidth])"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from training.run import _example_payloads, train_transition
-from training.tracking.pyfunc import flat_rows
+from training.run import train_transition
+from training.tracking.pyfunc import example_payloads, flat_rows
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def test_mlflow_models_serve_answers_with_probabilities(
                 )
             time.sleep(0.5)
         rows = flat_rows(
-            _example_payloads(simulation.history, training_sets["mql_to_sql"].frame.tail(3))
+            example_payloads(simulation.history, training_sets["mql_to_sql"].frame.tail(3))
         )
         rows = rows.astype({"has_phone": "object"})
         rows.loc[0, ["industry", "company_size", "has_phone"]] = None  # CRM gaps are accepted

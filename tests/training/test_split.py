@@ -60,3 +60,43 @@ def test_too_few_rows_of_an_outcome_in_any_part_names_every_part_and_its_need():
 def test_enough_rows_of_each_outcome_pass():
     parts = {part: np.array([1, 0] * need) for part, need in MIN_ROWS_PER_OUTCOME.items()}
     require_outcomes("sql_to_won", parts)  # raises nothing
+
+
+def _labelled(train: list[int], validation: list[int], test: list[int]):
+    """A split whose parts hold these labels, each part on its own days."""
+    from training.split import TimeSplit
+
+    def part(labels: list[int], start: str) -> pd.DataFrame:
+        times = pd.date_range(start, periods=len(labels), freq="h")
+        return pd.DataFrame({"decision_time": times, "label": labels})
+
+    return TimeSplit(
+        part(train, "2024-01-01"),
+        part(validation, "2024-06-01"),
+        part(test, "2024-09-01"),
+        (pd.Timestamp("2024-06-01"), pd.Timestamp("2024-09-01")),
+    )
+
+
+def test_the_floor_is_for_too_few_conversions_in_all_or_in_any_part():
+    from training.split import floor_reason
+
+    enough = _labelled([1] * 14 + [0] * 40, [1] * 5 + [0] * 9, [1] * 5 + [0] * 9)
+    assert floor_reason(enough) is None  # 24 converted rows
+    assert floor_reason(enough, min_positives=25) == (
+        "24 converted rows, fewer than the 25 needed to learn from"
+    )
+    thin_test = _labelled([1] * 20 + [0] * 40, [1] * 5 + [0] * 9, [1] * 3 + [0] * 9)
+    assert floor_reason(thin_test) == (
+        "the time split leaves test 3/9 converted/not converted rows; a learned model needs 5/5"
+    )
+
+
+def test_the_floor_needs_two_rows_of_each_outcome_to_calibrate_on():
+    from training.split import require_floor_rows
+
+    require_floor_rows("sql_to_won", _labelled([1, 0, 0], [1, 0], [0]))  # 2/3: enough
+    with pytest.raises(TooFewRowsError) as caught:
+        require_floor_rows("sql_to_won", _labelled([1, 0, 0], [0, 0], [1]))
+    assert str(caught.value).startswith("sql_to_won: too few rows")
+    assert "train and validation 1/4 (needs 2/2)" in str(caught.value)

@@ -12,9 +12,10 @@ from mlflow import MlflowClient
 from features.build import TrainingSet
 from features.online import lead_histories_of
 from training.profile import ATTRIBUTES, monitored_features
-from training.run import _example_payloads, promotion_decision, train_transition
+from training.rules import score_leads
+from training.run import promotion_decision, train_transition
 from training.split import time_split
-from training.tracking.pyfunc import flat_rows, payloads_of
+from training.tracking.pyfunc import example_payloads, flat_rows, payloads_of
 from training.tracking.runs import load_bundle, registered_name
 
 pytestmark = pytest.mark.slow
@@ -84,7 +85,7 @@ def test_registered_model_scores_raw_lead_history_like_the_bundle(
 ):
     model = mlflow.pyfunc.load_model(f"models:/{registered_name('mql_to_sql')}@champion")
     rows = training_sets["mql_to_sql"].frame.tail(5)
-    payloads = _example_payloads(simulation.history, rows)
+    payloads = example_payloads(simulation.history, rows)
     served = model.predict(flat_rows(payloads))
     history, points = lead_histories_of(payloads_of(flat_rows(payloads)))
     expected = load_bundle("mql_to_sql").score(points, history)
@@ -120,9 +121,12 @@ def test_promote_flag_overrides_the_gate(first_run, training_sets, simulation, h
     assert str(version.version) == forced.version
 
 
-def test_gate_compares_both_models_on_the_same_rows(first_run, training_sets):
+def test_gate_compares_both_models_on_the_same_rows(first_run, training_sets, simulation):
     champion = load_bundle("mql_to_sql")
     test = training_sets["mql_to_sql"].frame.tail(600)
+    points = test[["lead_id"]].assign(as_of=test["decision_time"])
+    hand_set = score_leads(champion.rules, points, simulation.history).total
+    test = test.assign(hand_set_points=hand_set.to_numpy())  # a model on the rules reads them
     y = test["label"].to_numpy()
     better = champion.score_features(test)
     worse = np.random.default_rng(0).random(len(y))
@@ -181,3 +185,51 @@ def test_promote_forces_an_unfit_first_version(unfit_set, simulation, hand_set_r
     assert forced.promotion["reason"].startswith("forced by --promote (the gate alone: no champ")
     version = MlflowClient().get_model_version_by_alias(registered_name("mql_to_sql"), "champion")
     assert str(version.version) == forced.version == "1"
+
+
+def test_run_says_and_logs_what_serves_and_why(first_run):
+    choice = first_run.choice
+    assert choice["kind"] in {"with_rules", "plain", "rules_only"} and choice["reason"]
+    metrics = first_run.metrics
+    assert {"with_rules", "plain", "baseline", "model"} <= set(metrics)
+    assert metrics["plain"]["rows"] == metrics["with_rules"]["rows"] == metrics["model"]["rows"]
+    client = MlflowClient()
+    run = client.get_run(first_run.run_id).data
+    assert run.params["model_choice"] == choice["kind"]
+    assert run.params["rules_prior"] == "auto" and run.params["min_positives"] == "20"
+    assert run.tags["model_choice_reason"] == choice["reason"] and "floor" not in run.tags
+    assert "plain.roc_auc" in run.metrics and "with_rules.log_loss" in run.metrics
+    decision = mlflow.artifacts.load_dict(f"runs:/{first_run.run_id}/model_choice.json")
+    names = [c["name"] for c in decision["candidates"]]
+    assert names[:2] == ["plain LightGBM", "your rules alone"] and decision["reason"]
+
+
+def test_too_few_conversions_serve_the_calibrated_rules_and_say_so(
+    training_sets, simulation, hand_set_rules, mlflow_store
+):
+    lines: list[str] = []
+    result = train_transition(
+        training_sets["sql_to_won"],
+        simulation.history,
+        hand_set_rules,
+        min_positives=100_000,  # more than the history has: the floor
+        progress=lines.append,
+    )
+    said = [line for line in lines if "too few conversions" in line]
+    assert len(said) == 1
+    assert said[0].startswith("[sql_to_won] too few conversions to learn from (")
+    assert "fewer than the 100000 needed to learn from" in said[0]
+    assert result.choice["kind"] == "rules_only" and "plain" not in result.metrics
+    assert result.promotion["promote"]  # no champion: the team's own rules serve
+    run = MlflowClient().get_run(result.run_id).data
+    assert run.params["model_choice"] == "rules_only" and run.params["rules_prior"] == "floor"
+    assert run.tags["floor"].startswith("calibrated hand-set score only: ")
+    bundle = load_bundle("sql_to_won")
+    prior = bundle.model.prior_
+    assert bundle.model.booster_ is None and prior.slope > 0
+    rows = training_sets["sql_to_won"].frame.tail(4)
+    payloads = example_payloads(simulation.history, rows)
+    served = mlflow.pyfunc.load_model(f"models:/{registered_name('sql_to_won')}@champion")
+    out = served.predict(flat_rows(payloads))
+    expected = 1 / (1 + np.exp(-prior.logit(out["hand_set_points"].to_numpy())))
+    np.testing.assert_allclose(out["probability"], expected, rtol=1e-12)

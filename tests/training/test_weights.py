@@ -31,7 +31,13 @@ from training.weights.compare import (
     verdict,
 )
 from training.weights.model_view import GENERIC_ENGAGEMENT, related_features
-from training.weights.report.publish import REPORT_FILES, render_html, run_weights_report
+from training.weights.report.publish import (
+    REPORT_FILES,
+    _metrics,
+    render_html,
+    run_weights_report,
+    summary_text,
+)
 
 FEATURES = list(FEATURE_NAMES)
 
@@ -248,6 +254,12 @@ def test_sql_to_won_is_compared_too(simulation, training_sets, hand_set_rules):
         model_params={"n_estimators": 200},
     )
     assert won.transition == "sql_to_won"
+    # the model fitted here: plain LightGBM and LightGBM on the rules, next to the points
+    methods = [row.method for row in won.capacity]
+    assert methods == ["hand-set points", "learned points", "LightGBM model", "LightGBM on rules"]
+    assert all(0 <= row.roc_auc <= 1 for row in won.capacity)
+    assert "LightGBM on rules" in summary_text(won) and "LightGBM on rules" in render_html(won)
+    assert "capacity.LightGBM_on_rules.roc_auc" in _metrics(won)  # a valid MLflow name
     assert won.periods["fit_rows"] < training_sets["mql_to_sql"].manifest["rows"]
     assert len(won.rules) == len(hand_set_rules.rules)
     assert "SQL → won" in render_html(won) and "hand-over to sales" in render_html(won)
@@ -346,6 +358,7 @@ def test_signals_no_rule_covers_include_lead_type_and_category(large):
 
 @pytest.mark.slow
 def test_learned_points_and_model_rank_the_newest_leads_better(large):
-    hand, learned, model = large.capacity
+    hand, learned, model, on_rules = large.capacity
     assert learned.roc_auc > hand.roc_auc and model.roc_auc > learned.roc_auc
+    assert on_rules.method == "LightGBM on rules" and on_rules.roc_auc > learned.roc_auc
     assert learned.extra_conversions > 0 and model.extra_conversions > learned.extra_conversions

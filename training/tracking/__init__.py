@@ -1,10 +1,12 @@
 """The only place that talks to MLflow: runs, registry and aliases (``runs``), the pyfunc model,
-and the monitor's references and results (``references``).
+and the monitor's references and results (``references``), and report runs such as
+benchmarks' (``reports``).
 
 ``from training import tracking`` gives the run and registry functions of ``runs``.
 """
 
 from training.tracking.references import champion_run, log_monitoring, run_reference
+from training.tracking.reports import log_benchmark_run
 from training.tracking.runs import (
     CHALLENGER,
     CHAMPION,
@@ -28,6 +30,7 @@ __all__ = [
     "has_alias",
     "load_bundle",
     "load_bundle_version",
+    "log_benchmark_run",
     "log_flat_run",
     "log_monitoring",
     "log_training_run",

@@ -17,6 +17,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from core.contract import LEADS_COLUMNS
+from features.history import LeadHistory
 
 LEAD_COLUMNS = [c.name for c in LEADS_COLUMNS]
 INPUT_COLUMNS = [*LEAD_COLUMNS, "touches", "stage_changes", "as_of"]
@@ -55,6 +56,25 @@ def signature() -> ModelSignature:
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def example_payloads(history: LeadHistory, rows: pd.DataFrame) -> list[dict]:
+    """Real leads of ``rows`` (``lead_id``, ``decision_time``) as payloads at their decision
+    time, for ``flat_rows``: the model's input example, and what tests send it."""
+    payloads = []
+    for lead_id, as_of in zip(rows["lead_id"], rows["decision_time"], strict=True):
+        lead = history.leads[history.leads["lead_id"] == lead_id].iloc[0].to_dict()
+        touches = history.touches[history.touches["lead_id"] == lead_id]
+        stages = history.stage_changes[history.stage_changes["lead_id"] == lead_id]
+        payloads.append(
+            {
+                "lead": lead,
+                "touches": touches.drop(columns="lead_id").to_dict("records"),
+                "stage_changes": stages.drop(columns="lead_id").to_dict("records"),
+                "as_of": pd.Timestamp(as_of).isoformat(),
+            }
+        )
+    return payloads
 
 
 def flat_rows(payloads: list[dict]) -> pd.DataFrame:

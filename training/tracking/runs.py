@@ -117,11 +117,17 @@ def log_training_run(
     figures: dict[str, plt.Figure],
     documents: dict[str, dict],
     input_example: Any,
+    tags: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Log one transition's run and register its model; returns (run_id, model version)."""
+    """Log one transition's run and register its model; returns (run_id, model version).
+    ``tags``: more run tags (what serves and why, the floor's reason)."""
     with mlflow.start_run(run_name=run_name) as run:
         _log_contents(
-            {"transition": bundle.transition, "data_fingerprint": bundle.data_fingerprint},
+            {
+                "transition": bundle.transition,
+                "data_fingerprint": bundle.data_fingerprint,
+                **(tags or {}),
+            },
             params,
             metrics,
             figures,

@@ -17,6 +17,7 @@ from training.weights.rows import DecisionRows, rate
 from training.weights.scorecard import kth_largest
 
 CURVE_POINTS = 120
+RULES_AND_MODEL = "LightGBM on rules"  # LightGBM starting from the hand-set rules (the prior)
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -32,8 +33,10 @@ def capacity_scores(
     probability: np.ndarray,
     threshold: float,
     capacity_per_month: float | None,
+    with_rules: np.ndarray | None = None,
 ) -> tuple[float, float, dict[str, tuple[np.ndarray, float, str]]]:
-    """(capacity, learned threshold, scores): each score on all rows with its threshold.
+    """(capacity, learned threshold, scores): each score on all rows with its threshold;
+    ``with_rules``, the probability of LightGBM on the rules prior, is a score too when given.
 
     Without ``capacity_per_month`` sales takes what the hand-set threshold passed a month on the
     fit rows and the learned points keep the hand-set threshold; otherwise the learned threshold
@@ -52,16 +55,19 @@ def capacity_scores(
     if not capacity_is_default:
         cut = kth_largest(learned_total[fit], max(1, round(capacity * rows.months["fit"])))
         learned_threshold = math.floor(cut * 10**POINTS_DECIMALS) / 10**POINTS_DECIMALS
-    k_validation = max(1, round(capacity * rows.months["validation"]))
+    k_validation = min(max(1, round(capacity * rows.months["validation"])), rows.validation.size)
     scores = {
         "hand-set points": (rows.hand_total, threshold, "points"),
         "learned points": (learned_total, learned_threshold, "points"),
         "LightGBM model": (
             probability,
-            kth_largest(probability[rows.validation], min(k_validation, rows.validation.size)),
+            kth_largest(probability[rows.validation], k_validation),
             "probability",
         ),
     }
+    if with_rules is not None:
+        cut = kth_largest(with_rules[rows.validation], k_validation)
+        scores[RULES_AND_MODEL] = (with_rules, cut, "probability")
     return capacity, learned_threshold, scores
 
 

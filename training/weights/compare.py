@@ -31,6 +31,8 @@ where the hand-set threshold is the hand-over to sales):
    and the model (validation rows: the model's own training rows would flatter it) are set for
    that volume on older data and applied to the test period; the fair comparison is the number
    of conversions among the top ``capacity`` leads per month of each score on the test period.
+   When the model is fitted here, LightGBM starting from the hand-set rules (``training.prior``)
+   is a fourth score, "LightGBM on rules", next to plain LightGBM and the points.
 
 ``compare_weights`` is pure (no files, no MLflow); ``training.weights.report.publish`` renders and
 logs. This module orchestrates; each step has its own module: ``rows`` (signals, split),
@@ -53,7 +55,9 @@ from features.build import TrainingSet, build_training_set
 from features.decision_points import data_end_of
 from features.history import LeadHistory
 from training.model import LeadConversionModel
+from training.prior import HAND_SET_POINTS
 from training.rules import HandSetRules
+from training.selection import choose_model
 from training.weights.capacity import capacity_scores, capacity_table
 from training.weights.export import POINTS_DECIMALS, learned_rules_file, rules_yaml
 from training.weights.model_view import UncoveredSignal, model_view, uncovered_signals
@@ -156,12 +160,18 @@ def compare_weights(
 
     model_source = "given"
     features = [c for c in frame.columns if c not in ("lead_id", "decision_time", "label")]
-    if model is None:
-        train, validation = frame.iloc[rows.train], frame.iloc[rows.validation]
-        model = LeadConversionModel(random_state=seed, **(model_params or {}))
-        model.fit(
-            train[features], train["label"], eval_set=(validation[features], validation["label"])
+    with_rules = None
+    if model is None:  # plain LightGBM, and LightGBM on the rules beside it
+        scored = frame.assign(**{HAND_SET_POINTS: rows.hand_total})
+        choice = choose_model(
+            scored.iloc[rows.train],
+            scored.iloc[rows.validation],
+            features=features,
+            prior="on",
+            seed=seed,
+            model_params=model_params,
         )
+        model, with_rules = choice.plain, choice.with_rules.predict_proba(scored)[:, 1]
         model_source = "fitted on the training rows, early-stopped on the validation rows"
     model_features = list(model.feature_names_in_)
     missing = [f for f in model_features if f not in frame.columns]
@@ -171,7 +181,7 @@ def compare_weights(
 
     capacity_is_default = capacity_per_month is None
     capacity, learned_threshold, scores = capacity_scores(
-        rows, learned, probability, threshold, capacity_per_month
+        rows, learned, probability, threshold, capacity_per_month, with_rules
     )
     capacity_rows, curves = capacity_table(rows, scores, capacity)
     view = model_view(frame, rows.signal, model, model_features, rules, seed)
