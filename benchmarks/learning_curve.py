@@ -6,7 +6,7 @@ a random sample of the older rows with that many conversions is split by time in
 (older 82 %) and validation (newest 18 %) rows, as ``training.split`` splits 70/15, and four
 probabilities are judged on the same newest rows of the history (its last 30 %, never sampled):
 
-  (a) rules      the hand-set score calibrated on the sample (``training.selection.rules_only``)
+  (a) rules      the hand-set score calibrated on the sample (``selection.rules_only``)
   (b) plain      plain LightGBM, early-stopped on validation (today's model)
   (c) prior      what ``leadscore train`` serves: below 20 conversions, or too few in a part
                  of the split, the floor (the calibrated rules); else what
@@ -47,7 +47,7 @@ def _history(leads: int, seed: int, transition: str):
     """(rows in time order with hand_set_points, true probabilities) of one simulated history."""
     from features.build import build_training_sets
     from features.simulate import simulate
-    from training.prior import HAND_SET_POINTS
+    from training.model.prior import HAND_SET_POINTS
     from training.rules import default_rules_path, load_rules, score_leads
 
     sim = simulate(leads, seed=seed, start=datetime(2024, 1, 1), days=730)
@@ -76,7 +76,7 @@ def _sample(y: np.ndarray, pool: np.ndarray, positives: int, rng) -> np.ndarray:
 def _scores(frame: pd.DataFrame, true_p: np.ndarray, rows: np.ndarray, test: np.ndarray, seed: int):
     """Each method's test probabilities after learning from ``rows``, and what (c) serves."""
     from features.definitions import FEATURE_NAMES
-    from training.prior import HAND_SET_POINTS
+    from training.model.prior import HAND_SET_POINTS
     from training.selection import choose_model, rules_only
     from training.split import MIN_POSITIVES, floor_reason_of, outcome_counts
 

@@ -49,7 +49,7 @@ def build_features(points: pd.DataFrame, history: LeadHistory | VisibleHistory) 
 def feature_columns(visible: VisibleHistory) -> d.Columns:
     """Every registry feature as an array aligned to the decision points of a cut history.
 
-    The API scores from these arrays directly (``training.encoding.InputEncoding``); batch
+    The API scores from these arrays directly (``training.model.encoding.InputEncoding``); batch
     training wraps them in the feature frame. Same function, so the two cannot disagree.
     """
     n = visible.n

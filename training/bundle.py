@@ -13,7 +13,7 @@ import pandas as pd
 from features.build import build_features
 from features.history import LeadHistory
 from training.model import LeadConversionModel
-from training.prior import HAND_SET_POINTS
+from training.model.prior import HAND_SET_POINTS
 from training.rules import HandSetRules, score_leads
 
 

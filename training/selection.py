@@ -1,5 +1,5 @@
 """Which model a run serves: LightGBM that starts from the team's hand-set rules (the rules
-prior, ``training.prior``), plain LightGBM, or the calibrated rule score alone.
+prior, ``training.model.prior``), plain LightGBM, or the calibrated rule score alone.
 
 The candidates are fitted on the training rows and judged by their log loss on the validation
 rows, row by row, out of fold where a candidate chose something on those rows (its calibrator,
@@ -20,9 +20,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from training.calibration import cross_fitted
-from training.model import LeadConversionModel
-from training.prior import HAND_SET_POINTS, row_log_loss, trees_logit, within_se
+from training.model.calibration import cross_fitted
+from training.model.estimator import LeadConversionModel
+from training.model.prior import HAND_SET_POINTS, row_log_loss, trees_logit, within_se
 from training.split import TimeSplit
 
 PriorMode = Literal["auto", "on", "off"]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from features.definitions import FEATURES_BY_NAME, Feature
-from training.prior import RULES_CONTRIBUTION
+from training.model.prior import RULES_CONTRIBUTION
 
 Phrase = Callable[[Any], str]
 

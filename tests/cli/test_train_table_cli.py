@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.cli.console import LEADSCORE, assert_one_line_error
-from tests.training.test_flat_dates import day_first_table
-from tests.training.test_flat_table import make_table, write_csv
+from tests.training.flat.test_flat_dates import day_first_table
+from tests.training.flat.test_flat_table import make_table, write_csv
 
 
 def run_leadscore(folder: Path, *args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from training.prior import (
+from training.model.prior import (
     RulesPrior,
     fewest_trees,
     monotone_signs,

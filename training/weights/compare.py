@@ -31,7 +31,7 @@ where the hand-set threshold is the hand-over to sales):
    and the model (validation rows: the model's own training rows would flatter it) are set for
    that volume on older data and applied to the test period; the fair comparison is the number
    of conversions among the top ``capacity`` leads per month of each score on the test period.
-   When the model is fitted here, LightGBM starting from the hand-set rules (``training.prior``)
+   When the model is fitted here, LightGBM starting from the hand-set rules
    is a fourth score, "LightGBM on rules", next to plain LightGBM and the points.
 
 ``compare_weights`` is pure (no files, no MLflow); ``training.weights.report.publish`` renders and
@@ -55,7 +55,7 @@ from features.build import TrainingSet, build_training_set
 from features.decision_points import data_end_of
 from features.history import LeadHistory
 from training.model import LeadConversionModel
-from training.prior import HAND_SET_POINTS
+from training.model.prior import HAND_SET_POINTS
 from training.rules import HandSetRules
 from training.selection import choose_model
 from training.weights.capacity import capacity_scores, capacity_table

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from core.settings import Settings
 from serving.scoring.generation import SharedGeneration
 from tests.serving.conftest import ReloadStore
-from tests.serving.test_models_loading import _features
+from tests.serving.scoring.test_models_loading import _features
 
 
 @pytest.fixture

@@ -194,7 +194,7 @@ def test_scorer_gets_plain_utc_history_from_both_paths(client, lead_request, mon
         raise RuntimeError("captured")
 
     monkeypatch.setattr("serving.api.routes.score_requests", capture)
-    # the column-wise reader (tests/serving/test_batch_columns.py) would take the valid batch
+    # the column-wise reader (tests/serving/codecs/test_batch_columns.py) would take the valid batch
     monkeypatch.setattr("serving.api.routes.read_valid_batch", lambda *args, **kwargs: None)
     lead = copy.deepcopy(lead_request)
     first = lead["touches"][0]

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from serving.decode.arrow_reader import ARROW_STREAM, accepts_arrow
-from tests.serving.test_batch_arrow import _fixed, as_arrow
+from tests.serving.codecs.test_batch_arrow import _fixed, as_arrow
 
 WANTS_ARROW = {"accept": ARROW_STREAM}
 

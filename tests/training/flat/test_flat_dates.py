@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import InputError
-from tests.training.test_flat_table import make_table
+from tests.training.flat.test_flat_table import make_table
 from training.flat.table import flat_features, infer_columns, split_rows, usable_rows
 
 

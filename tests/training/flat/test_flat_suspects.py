@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from features.leaks import PURE_LEVEL, pure_level
 from tests.cli.test_train_table_cli import run_leadscore
-from tests.training.test_flat_table import make_table, write_csv
+from tests.training.flat.test_flat_table import make_table, write_csv
 from training.flat.checks import check_table
 from training.flat.table import find_leaky_columns, gain_suspect, infer_columns, usable_rows
 

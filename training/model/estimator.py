@@ -3,9 +3,9 @@
 Sales teams read the output as a probability ("3 in 10 of these become SQL"), so it must be
 calibrated: no resampling or class weights that distort it, and a calibrator (isotonic or
 Platt) fitted on the validation rows only when it improves held-out log loss there
-(``training.calibration``).
+(``training.model.calibration``).
 
-Optionally the model starts from the team's hand-set rules (``training.prior``): the rule
+Optionally the model starts from the team's hand-set rules (``training.model.prior``): the rule
 score, calibrated on the training rows, is the trees' initial log-odds and the trees learn
 the correction; a model may also have no trees at all and predict from the rules alone.
 """
@@ -24,17 +24,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, column_or_1d
 
-# the calibrators and the encoding lived here: models pickled then find them under these names
-from training.calibration import (  # noqa: F401
-    _CALIBRATORS,
-    _EPS,
-    _Isotonic,
-    _logit,
-    _Platt,
-    choose_calibration,
-)
-from training.encoding import InputEncoding
-from training.prior import RULES_CONTRIBUTION, RulesPrior, fewest_trees, trees_logit
+from training.model.calibration import _CALIBRATORS, choose_calibration
+from training.model.encoding import InputEncoding
+from training.model.prior import RULES_CONTRIBUTION, RulesPrior, fewest_trees, trees_logit
 
 
 class LeadConversionModel(ClassifierMixin, BaseEstimator):
@@ -44,7 +36,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
     ``choose_calibration``; "isotonic", "platt" or "none" to force one), and:
 
     - ``prior_column``: the input column holding the hand-set points (``hand_set_points``).
-      When given, the rules prior (``training.prior.RulesPrior``, fitted on the training rows
+      When given, the rules prior (``training.model.prior.RulesPrior``, fitted on the training rows
       at ``prior_strength``) is every row's initial log-odds and the trees learn the
       correction; the column itself is no tree input. Validation then keeps the fewest trees
       whose log loss is within one standard error of the best number's: a correction must
@@ -53,7 +45,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
     - ``n_estimators=0`` with a ``prior_column``: no trees, the calibrated rule score alone
       (the floor for histories with too few conversions to learn from).
     - ``monotone_constraints``: feature name -> +1 or -1, the direction the trees must keep
-      (``training.prior.monotone_signs`` derives them from the rules).
+      (``training.model.prior.monotone_signs`` derives them from the rules).
 
     Attributes:
         feature_names_in_: the trees' input columns, in order (without ``prior_column``).
@@ -288,7 +280,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         )
 
     def _fewest_trees(self, matrix: np.ndarray, y: np.ndarray, start: np.ndarray) -> dict:
-        """``training.prior.fewest_trees`` of the early-stopped trees on validation rows."""
+        """``training.model.prior.fewest_trees`` of the early-stopped trees on validation rows."""
         booster, threads = self.booster_, self._threads(len(matrix))
         best = start + booster.predict(matrix, num_iteration=self.best_iteration_, raw_score=True)
         return fewest_trees(

@@ -17,7 +17,7 @@ from serving.scoring.scorer import probability
 from tests.serving.conftest import SMALL_MODEL, request_of
 from training.bundle import ScoringBundle
 from training.model import LeadConversionModel
-from training.prior import HAND_SET_POINTS
+from training.model.prior import HAND_SET_POINTS
 from training.rules import score_leads
 from training.selection import rules_only
 from training.split import time_split

@@ -18,7 +18,7 @@ from serving.decode.body import read_batch
 from serving.decode.columns import read_valid_batch
 from serving.encode.rows import rows_of
 from serving.scoring.scorer import score_requests, score_visible
-from tests.serving.test_batch_body import _broken
+from tests.serving.codecs.test_batch_body import _broken
 
 NOW = datetime.now(UTC)
 MAX_TOUCHES = 200  # the invalid cases below pass it by repeating touches

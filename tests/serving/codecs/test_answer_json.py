@@ -10,7 +10,7 @@ import orjson
 from serving.encode.rows import rows_of
 from serving.schemas.requests import ScoreRequest
 from serving.scoring.scorer import ScoredLeads, score_requests
-from tests.serving.test_batch_arrow import _fixed
+from tests.serving.codecs.test_batch_arrow import _fixed
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 AWKWARD_IDS = ['CRM "7"', "back\\slash", "é-ü-中", "tab\there", "line\u2028sep", "x" * 128]
