@@ -8,7 +8,7 @@ order, so on Dask it maps over partitions keyed by lead_id unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
 from core.contract import as_ns
+from core.progress import Progress, counted
 from features import definitions as d
 from features.decision_points import data_end_of, decision_points
 from features.history import LeadHistory, SetAside
@@ -148,18 +149,21 @@ def build_training_sets(
     horizon_days: int,
     data_end: pd.Timestamp | None = None,
     set_aside: Iterable[SetAside] = (),
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, TrainingSet]:
-    """Both transitions' training sets; ``data_end`` defaults to the latest event in the data."""
+    """Both transitions' training sets; ``data_end`` defaults to the latest event in the data.
+    Progress: one counted step over the two transitions."""
     data_end = pd.Timestamp(data_end) if data_end is not None else data_end_of(history)
     report = [{"table": s.table, "reason": s.reason, "rows": s.rows} for s in set_aside]
+    transitions = ("mql_to_sql", "sql_to_won")
     sets = {}
-    for transition in ("mql_to_sql", "sql_to_won"):
-        if progress:
-            progress(f"building {transition} training set...")
-        training_set = build_training_set(
-            history, transition, horizon_days=horizon_days, data_end=data_end
-        )
-        training_set.manifest["set_aside"] = report
-        sets[transition] = training_set
+    with counted(progress, "building training sets", len(transitions), "sets") as step:
+        for done, transition in enumerate(transitions):
+            step(done, transition)
+            training_set = build_training_set(
+                history, transition, horizon_days=horizon_days, data_end=data_end
+            )
+            training_set.manifest["set_aside"] = report
+            sets[transition] = training_set
+        step(len(transitions))
     return sets

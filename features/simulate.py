@@ -23,7 +23,7 @@ order, because the order of the random draws is what makes a seed reproduce the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.progress import Progress, Step, counted
 from features.history import LeadHistory
 from features.simulation import params as sp
 from features.simulation.codes import DAY
@@ -70,7 +71,7 @@ def simulate(
     seed: int,
     start: datetime | pd.Timestamp,
     days: int = 730,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     params: sp.SimulationParams | None = None,
     drifts: Sequence[Drift] = (),
 ) -> Simulation:
@@ -80,22 +81,39 @@ def simulate(
     censored; ``truth`` still has a row for every decision that happened before the data end.
     ``drifts`` shift the sources, the fields shown or the true conversion from their start day
     (recorded in the metadata); without them the frames are exactly those of no drift.
+    Progress: its five stages as one counted step.
     """
-    params = params or sp.SimulationParams()
-    say = progress or (lambda _message: None)
+    with counted(progress, f"simulating {n_leads:,} leads", total=5, unit="stages") as step:
+        sim = _simulate(n_leads, seed, start, days, params or sp.SimulationParams(), drifts, step)
+        step(5)
+    h = sim.history
+    if progress:
+        progress(f"simulated {len(h.touches):,} touches, {len(h.stage_changes):,} stage changes")
+    return sim
+
+
+def _simulate(
+    n_leads: int,
+    seed: int,
+    start: datetime | pd.Timestamp,
+    days: int,
+    params: sp.SimulationParams,
+    drifts: Sequence[Drift],
+    step: Step,
+) -> Simulation:
     rng = np.random.default_rng(seed)
     start = pd.Timestamp(start)
     if start.tz is not None:
         start = start.tz_convert("UTC").tz_localize(None)
     end_s = days * DAY
 
-    say(f"simulating {n_leads:,} leads...")
+    step(0, "leads and their intent")
     leads = shift_sources(draw_leads(rng, n_leads, days), drifts, seed)
     intent = draw_intent(rng, leads)
-    say("simulating organic touches...")
+    step(1, "organic touches")
     organic, first_touch, n_organic = organic_touches(rng, leads, intent)
 
-    say("simulating MQL -> SQL...")
+    step(2, "MQL -> SQL")
     mql_t = mql_times(rng, leads, intent, organic, first_touch, n_organic, params)
     mql = np.flatnonzero(mql_t >= 0)
     p_sql = true_probability("mql_to_sql", [organic], leads, mql, mql_t[mql], params)
@@ -108,7 +126,7 @@ def simulate(
     )
     meeting = meetings_before(rng, sql, mql_t[sql], sql_t)
 
-    say("simulating SQL -> won...")
+    step(3, "SQL -> won")
     days_to_sql = np.log1p((sql_t - mql_t[sql]) / DAY)
     p_won = true_probability(
         "sql_to_won",
@@ -124,7 +142,7 @@ def simulate(
     after_sql = after_decision_touches(rng, sql, sql_t, is_won, "won", "lost", sp.AFTER_SQL_TOUCHES)
     close_t = sql_t + np.where(is_won, delay(rng, sql.size, "won"), delay(rng, sql.size, "lost"))
 
-    say("assembling tables...")
+    step(4, "assembling tables")
     touches = Touches.concat([organic, after_mql, meeting, after_sql])
     del organic, after_mql, after_sql
     stages = stage_changes(rng, leads, mql, mql_t[mql], is_sql, sql_t, close_t, is_won)
@@ -147,5 +165,4 @@ def simulate(
     metadata = build_metadata(n_leads, seed, start, days, params, leads, outcomes, history)
     if drifts:
         metadata["drifts"] = [{"kind": type(d).__name__, **asdict(d)} for d in drifts]
-    say(f"simulated {len(history.touches):,} touches, {len(history.stage_changes):,} stage changes")
     return Simulation(history=history, truth=truth, metadata=metadata)

@@ -16,6 +16,7 @@ from core.errors import InputError, LeadscoreError
 from core.jsonable import json_ready
 from core.paths import output_folder
 from core.settings import Settings, get_settings
+from leadscore.progress import StderrProgress
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -40,9 +41,9 @@ def _convention(dayfirst: bool | None) -> str | None:
     return None if dayfirst is None else "dayfirst" if dayfirst else "monthfirst"
 
 
-def progress(message: str) -> None:
-    """Progress lines for long jobs; stderr so --json output stays clean."""
-    typer.echo(message, err=True)
+# progress of long jobs, on stderr so stdout holds only results (--json output stays clean):
+# bars with the time left on a terminal, plain lines in CI and logs
+progress = StderrProgress()
 
 
 def _setting(name: str, variable: str) -> str:

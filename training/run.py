@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from core.progress import Progress, counted
 from features.build import TrainingSet
 from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
@@ -41,7 +41,6 @@ from training.split import (
 )
 from training.tracking.pyfunc import example_payloads, flat_rows
 
-Progress = Callable[[str], None]
 SHAP_SAMPLE_ROWS = 5_000
 
 
@@ -198,6 +197,8 @@ def train_transition(
         model_params=model_params,
         prior=prior,
         monotone=monotone_signs(rules, features) if monotone else None,
+        progress=progress,
+        task=f"[{transition}] boosting",
     )
     model = choice.model
     if why_not is None:
@@ -225,106 +226,112 @@ def train_transition(
                 "gap": oracle_auc(y_test, true_p) - metrics["model"]["roc_auc"],
             }
 
-    say(f"[{transition}] plots and SHAP importance ...")
-    shap = _mean_abs_shap(model, test[inputs], seed)
-    names = {"with_rules": "LightGBM on your rules", "plain": "LightGBM"}
-    curves = {names[name]: p for name, p in probabilities.items()}
-    ranked = {**curves, "hand-set points": baseline.total.to_numpy()}
-    figures = {
-        "importance": plots.importance_figure(
-            list(model.feature_names_in_),
-            model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
-            shap.reindex(model.feature_names_in_).to_numpy(),
+    task = f"[{transition}] explaining, logging and registering"
+    with counted(progress, task, 4, "stages") as step:
+        step(0, "SHAP importance")
+        shap = _mean_abs_shap(model, test[inputs], seed)
+        step(1, "plots")
+        names = {"with_rules": "LightGBM on your rules", "plain": "LightGBM"}
+        curves = {names[name]: p for name, p in probabilities.items()}
+        ranked = {**curves, "hand-set points": baseline.total.to_numpy()}
+        figures = {
+            "importance": plots.importance_figure(
+                list(model.feature_names_in_),
+                model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
+                shap.reindex(model.feature_names_in_).to_numpy(),
+            )
+        }
+        if 0 < y_test.sum() < y_test.size:  # the curves need both outcomes among the test rows
+            figures.update(
+                roc=plots.roc_figure(y_test, ranked),
+                precision_recall=plots.precision_recall_figure(y_test, ranked),
+                calibration=plots.calibration_figure(y_test, curves),
+                gain_lift=plots.gain_lift_figure(y_test, ranked),
+            )
+        bundle = ScoringBundle(
+            transition=transition,
+            model=model,
+            rules=rules,
+            feature_names=features,
+            metrics=metrics,
+            trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            data_fingerprint=fingerprint(frame),
         )
-    }
-    if 0 < y_test.sum() < y_test.size:  # the curves need both outcomes among the test rows
-        figures.update(
-            roc=plots.roc_figure(y_test, ranked),
-            precision_recall=plots.precision_recall_figure(y_test, ranked),
-            calibration=plots.calibration_figure(y_test, curves),
-            gain_lift=plots.gain_lift_figure(y_test, ranked),
+        step(2, "monitoring reference and the champion gate")
+        watched = monitored_features(model)
+        reference = reference_profile(  # what `leadscore monitor` compares scored leads with
+            transition=transition,
+            features=frame[watched],
+            probability=p_test,
+            hand_set_points=baseline.total.to_numpy(),
+            rules_threshold=rules.threshold,
+            base_rate=metrics["model"]["base_rate"],
+            roc_auc=metrics["model"]["roc_auc"],
+            period={
+                "decisions_from": str(frame["decision_time"].min()),
+                "test_from": str(split.boundaries[1]),
+                "decisions_to": str(frame["decision_time"].max()),
+            },
         )
-    bundle = ScoringBundle(
-        transition=transition,
-        model=model,
-        rules=rules,
-        feature_names=features,
-        metrics=metrics,
-        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        data_fingerprint=fingerprint(frame),
-    )
-    watched = monitored_features(model)
-    reference = reference_profile(  # what `leadscore monitor` compares scored leads with
-        transition=transition,
-        features=frame[watched],
-        probability=p_test,
-        hand_set_points=baseline.total.to_numpy(),
-        rules_threshold=rules.threshold,
-        base_rate=metrics["model"]["base_rate"],
-        roc_auc=metrics["model"]["roc_auc"],
-        period={
-            "decisions_from": str(frame["decision_time"].min()),
-            "test_from": str(split.boundaries[1]),
-            "decisions_to": str(frame["decision_time"].max()),
-        },
-    )
-    example_rows = flat_rows(example_payloads(history, test.head(2)))
-    decision = promotion_decision(
-        y_test,
-        p_test,
-        tracking.load_bundle(transition),
-        test[inputs],
-        override=promote,
-        baseline_auc=metrics["baseline"].get("roc_auc"),
-        # the rules calibrated the right way round rank as the rules do (a reversed slope
-        # ranks the other way and is judged as any first version)
-        rules_only=choice.kind == "rules_only" and model.prior_.slope > 0,
-    )
-    params = {
-        "transition": transition,
-        "seed": seed,
-        "horizon_days": training_set.manifest.get("horizon_days"),
-        "n_features": len(features),
-        "best_iteration": model.best_iteration_,
-        "calibration": model.calibration_["chosen"],
-        "rules_threshold": rules.threshold,
-        "model_choice": choice.kind,
-        "rules_prior": "floor" if why_not else prior,
-        "rules_prior.monotone": monotone,
-        "min_positives": min_positives,
-        **{f"split.{k}": v for k, v in split.describe().items()},
-        **{
-            f"model.{k}": v
-            for k, v in model.get_params().items()
-            if k != "monotone_constraints"  # a long mapping: in model_choice.json
-        },
-    }
-    documents = {
-        "training_set_manifest": training_set.manifest,
-        "calibration": model.calibration_,
-        "model_choice": choice.decision,
-        "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
-        "monitoring_reference": reference,
-    }
-    if import_report is not None:
-        documents["import_report"] = import_report
-        params["import.leaky_fields"] = _leaky_listing(import_report)
-    if model.prior_ is not None:
-        params.update({f"rules_prior.{k}": v for k, v in model.prior_.describe().items()})
-    tags = {"model_choice_reason": choice.reason}
-    if why_not is not None:
-        tags["floor"] = f"calibrated hand-set score only: {why_not}"
-    run_id, version = tracking.log_training_run(
-        bundle,
-        run_name=f"{transition}-{bundle.trained_at}",
-        params=params,
-        metrics=flatten_metrics(metrics),
-        figures=figures,
-        documents=documents,
-        input_example=example_rows,
-        tags=tags,
-    )
-    tracking.promote(transition, version, run_id, decision)
+        example_rows = flat_rows(example_payloads(history, test.head(2)))
+        decision = promotion_decision(
+            y_test,
+            p_test,
+            tracking.load_bundle(transition),
+            test[inputs],
+            override=promote,
+            baseline_auc=metrics["baseline"].get("roc_auc"),
+            # the rules calibrated the right way round rank as the rules do (a reversed slope
+            # ranks the other way and is judged as any first version)
+            rules_only=choice.kind == "rules_only" and model.prior_.slope > 0,
+        )
+        params = {
+            "transition": transition,
+            "seed": seed,
+            "horizon_days": training_set.manifest.get("horizon_days"),
+            "n_features": len(features),
+            "best_iteration": model.best_iteration_,
+            "calibration": model.calibration_["chosen"],
+            "rules_threshold": rules.threshold,
+            "model_choice": choice.kind,
+            "rules_prior": "floor" if why_not else prior,
+            "rules_prior.monotone": monotone,
+            "min_positives": min_positives,
+            **{f"split.{k}": v for k, v in split.describe().items()},
+            **{
+                f"model.{k}": v
+                for k, v in model.get_params().items()
+                if k != "monotone_constraints"  # a long mapping: in model_choice.json
+            },
+        }
+        documents = {
+            "training_set_manifest": training_set.manifest,
+            "calibration": model.calibration_,
+            "model_choice": choice.decision,
+            "mean_abs_shap": shap.sort_values(ascending=False).head(50).to_dict(),
+            "monitoring_reference": reference,
+        }
+        if import_report is not None:
+            documents["import_report"] = import_report
+            params["import.leaky_fields"] = _leaky_listing(import_report)
+        if model.prior_ is not None:
+            params.update({f"rules_prior.{k}": v for k, v in model.prior_.describe().items()})
+        tags = {"model_choice_reason": choice.reason}
+        if why_not is not None:
+            tags["floor"] = f"calibrated hand-set score only: {why_not}"
+        step(3, "logging to MLflow and registering")
+        run_id, version = tracking.log_training_run(
+            bundle,
+            run_name=f"{transition}-{bundle.trained_at}",
+            params=params,
+            metrics=flatten_metrics(metrics),
+            figures=figures,
+            documents=documents,
+            input_example=example_rows,
+            tags=tags,
+        )
+        tracking.promote(transition, version, run_id, decision)
+        step(4)
     say(f"[{transition}] registered version {version}: {decision['reason']}")
     return TransitionResult(
         transition=transition,

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from core.progress import Progress, counted
 from training.model.calibration import cross_fitted
 from training.model.estimator import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS, row_log_loss, trees_logit, within_se
@@ -169,19 +170,28 @@ def choose_model(
     monotone: Mapping[str, int] | None = None,
     seed: int = 0,
     model_params: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    task: str = "boosting",
 ) -> ModelChoice:
     """Fit plain LightGBM and, unless ``prior`` is "off", LightGBM on the rules prior at each of
     ``strengths`` (with ``monotone`` constraints if given), all early-stopped on
     ``validation``; pick what serves (``prior`` "auto": by validation, preferring the rules;
     "on": the best prior candidate). Frames hold ``features``, ``hand_set_points`` and
-    ``label``."""
+    ``label``. Progress: each candidate's boosting rounds as a counted step named ``task``."""
     if prior not in PRIOR_MODES:
         raise ValueError(f"prior must be one of {', '.join(PRIOR_MODES)}, got {prior!r}")
     columns = [*features, HAND_SET_POINTS]
     X, y = train[columns], train["label"].to_numpy()
     X_val, y_val = validation[columns], validation["label"].to_numpy()
     params = {"random_state": seed, **(model_params or {})}
-    plain = LeadConversionModel(**params).fit(X[list(features)], y, eval_set=(X_val, y_val))
+    plain = _fit(
+        LeadConversionModel(**params),
+        X[list(features)],
+        y,
+        (X_val, y_val),
+        progress,
+        f"{task} plain LightGBM",
+    )
     plain_candidate = Candidate("plain LightGBM", plain, _losses(plain, X_val, y_val))
     decision: dict[str, Any] = {"prior": prior, "candidates": [plain_candidate.describe()]}
     if prior == "off":
@@ -196,7 +206,8 @@ def choose_model(
             prior_column=HAND_SET_POINTS,
             prior_strength=strength,
             monotone_constraints=dict(monotone) if monotone else None,
-        ).fit(X, y, eval_set=(X_val, y_val))
+        )
+        model = _fit(model, X, y, (X_val, y_val), progress, f"{task} on your rules at {strength:g}")
         losses = _losses(model, X_val, y_val)
         priors.append(Candidate(f"rules prior at {strength:g}", model, losses))
     decision["candidates"] += [c.describe() for c in priors]
@@ -228,6 +239,20 @@ def choose_model(
     else:
         with_rules = model if model.prior_ is not None else rules_choice.model
     return ModelChoice(model, kind_of(model), with_rules, plain, reason, decision)
+
+
+def _fit(
+    model: LeadConversionModel,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    eval_set: tuple[pd.DataFrame, np.ndarray],
+    progress: Progress | None,
+    task: str,
+) -> LeadConversionModel:
+    """``model.fit`` with its boosting rounds reported as one counted step (early stopping
+    usually ends it before the bar is full)."""
+    with counted(progress, task, model.n_estimators, "trees") as step:
+        return model.fit(X, y, eval_set=eval_set, on_round=step)
 
 
 def _rules_alone(X: pd.DataFrame, y: np.ndarray, strength: float = 1.0) -> LeadConversionModel:
@@ -275,6 +300,8 @@ def fit_for_split(
     model_params: Mapping[str, Any] | None,
     prior: PriorMode,
     monotone: Mapping[str, int] | None,
+    progress: Progress | None = None,
+    task: str = "boosting",
 ) -> ModelChoice:
     """A run's model: the floor on train + validation when ``why_not`` says why no model can
     be learned (``training.split.floor_reason``), else ``choose_model``."""
@@ -289,6 +316,8 @@ def fit_for_split(
         monotone=monotone,
         seed=seed,
         model_params=model_params,
+        progress=progress,
+        task=task,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from core.progress import Progress, counted
 from training import gate, plots, tracking
 from training.evaluate import evaluate_scores, flatten_metrics
 from training.flat.checks import FlatInputs, check_table, without_suspects
@@ -33,7 +34,6 @@ from training.flat.table import (
 )
 from training.model import LeadConversionModel
 
-Progress = Callable[[str], None]
 SHAP_SAMPLE_ROWS = 5_000
 EXAMPLE_ROWS = 3
 PARAM_CHARS = 1_000  # MLflow caps a param value; the full lists go to column_plan.json
@@ -210,7 +210,7 @@ def train_checked(
         f"testing on {len(test):,} ({split.method} split)"
     )
     fit_started = time.perf_counter()
-    model = _fit(features, y, split, seed, model_params)
+    model = _fit(features, y, split, seed, model_params, progress, path.name)
     suspects = list(inputs.suspects)
     leaning = gain_suspect(model.gain_importance())
     if leaning is not None and leaning.column not in {x.column for x in allowed}:
@@ -219,7 +219,7 @@ def train_checked(
         if inputs.drop_suspects:
             plan = without_suspects(plan, [leaning])
             features = features.drop(columns=leaning.column)
-            model = _fit(features, y, split, seed, model_params)
+            model = _fit(features, y, split, seed, model_params, progress, path.name)
     fit_seconds = time.perf_counter() - fit_started
     y_test, p_test = y[test], model.predict_proba(features.iloc[test])[:, 1]
     metrics = evaluate_scores(y_test, p_test, is_probability=True)
@@ -294,13 +294,25 @@ def _fate(dropped: bool) -> str:
 
 
 def _fit(
-    features: pd.DataFrame, y: np.ndarray, split: FlatSplit, seed: int, params: dict | None
+    features: pd.DataFrame,
+    y: np.ndarray,
+    split: FlatSplit,
+    seed: int,
+    params: dict | None,
+    progress: Progress | None,
+    name: str,
 ) -> LeadConversionModel:
+    """LightGBM on the training rows, early-stopped on the validation rows; its boosting
+    rounds as one counted step."""
     model = LeadConversionModel(random_state=seed, **(params or {}))
     train, validation = split.train, split.validation
-    return model.fit(
-        features.iloc[train], y[train], eval_set=(features.iloc[validation], y[validation])
-    )
+    with counted(progress, f"[{name}] boosting", model.n_estimators, "trees") as step:
+        return model.fit(
+            features.iloc[train],
+            y[train],
+            eval_set=(features.iloc[validation], y[validation]),
+            on_round=step,
+        )
 
 
 def flat_promotion(model_auc: float, has_champion: bool, override: bool | None) -> dict:

@@ -13,7 +13,7 @@ the correction; a model may also have no trees at all and predict from the rules
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -147,11 +147,14 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         y: np.ndarray | pd.Series,
         *,
         eval_set: tuple[pd.DataFrame, np.ndarray] | None = None,
+        on_round: Callable[[int], None] | None = None,
     ) -> LeadConversionModel:
         """Fit on (X, y); early-stop and calibrate on ``eval_set``.
 
         Without ``eval_set`` the last ``validation_fraction`` of rows is held out: callers
         pass rows in time order, so that is the newest slice, as in ``training.split``.
+        ``on_round(n)`` is called after each boosting round with the rounds done so far (at
+        most ``n_estimators``; early stopping ends sooner), for a progress display.
         """
         if not isinstance(X, pd.DataFrame):
             X, y = check_X_y(X, y, ensure_all_finite="allow-nan", dtype=None)
@@ -209,7 +212,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         if self.prior_column is not None:
             self.prior_ = RulesPrior.fit(points, y, self.prior_strength)
             start, val_start = self.prior_.logit(points), self.prior_.logit(val_points)
-        self.booster_ = self._boost(X, y, X_val, y_val, start, val_start, has_validation)
+        self.booster_ = self._boost(X, y, X_val, y_val, start, val_start, has_validation, on_round)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         self.trees_ = {"rule": "early stopping", "trees": self.best_iteration_}
         if self.prior_ is not None and has_validation:
@@ -241,6 +244,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         start: np.ndarray | None,
         val_start: np.ndarray | None,
         has_validation: bool,
+        on_round: Callable[[int], None] | None = None,
     ) -> lgb.Booster:
         """The trees, from ``start`` log-odds when given (LightGBM's ``init_score``: then no
         average is boosted from, the trees hold only the correction), early-stopped on the
@@ -271,6 +275,8 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
                 lgb.Dataset(self._prepare(X_val), y_val, init_score=val_start, reference=train_data)
             ]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        if on_round is not None:
+            callbacks.append(lambda env: on_round(env.iteration + 1))
         return lgb.train(
             params,
             train_data,

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.progress import Progress, counted
 from features.build import TrainingSet, build_training_set
 from features.decision_points import data_end_of
 from features.history import LeadHistory
@@ -126,12 +127,14 @@ def compare_weights(
     horizon_days: int = 90,
     training_set: TrainingSet | None = None,
     model_params: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> WeightsComparison:
     """Hand-set vs learned points, the model's view and the capacity trade-off (pure).
 
     ``training_set`` (the transition's, from ``features.build``) saves rebuilding it. Without
     ``model`` a ``LeadConversionModel`` (``model_params``) is fitted on the older rows; a given
     model should have been trained on rows older than the test period, or its numbers flatter.
+    ``progress`` hears the bootstrap and the model's boosting as counted steps.
     """
     _check_arguments(rules, transition, capacity_per_month, bootstrap)
     if training_set is None:
@@ -146,15 +149,17 @@ def compare_weights(
     frame, fit = rows.frame, rows.fit
     threshold = float(rules.threshold)
     hand_points = np.array([rule.points for rule in rules.rules])
-    card = fit_scorecard(
-        rows.signal[fit],
-        rows.y[fit],
-        rows.passes[fit],
-        rows.hand_total[fit],
-        threshold,
-        bootstrap=bootstrap,
-        seed=seed,
-    )
+    with counted(progress, f"[{transition}] bootstrap", bootstrap, "resamples") as step:
+        card = fit_scorecard(
+            rows.signal[fit],
+            rows.y[fit],
+            rows.passes[fit],
+            rows.hand_total[fit],
+            threshold,
+            bootstrap=bootstrap,
+            seed=seed,
+            on_resample=step,
+        )
     fires_rows = (rows.signal[fit] != 0).sum(axis=0)
     learned = np.where(fires_rows < MIN_FIRES, hand_points, np.round(card.points, POINTS_DECIMALS))
 
@@ -170,6 +175,8 @@ def compare_weights(
             prior="on",
             seed=seed,
             model_params=model_params,
+            progress=progress,
+            task=f"[{transition}] boosting",
         )
         model, with_rules = choice.plain, choice.with_rules.predict_proba(scored)[:, 1]
         model_source = "fitted on the training rows, early-stopped on the validation rows"

@@ -7,6 +7,7 @@ numerical core is testable on tiny arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,9 +126,11 @@ def fit_scorecard(
     *,
     bootstrap: int,
     seed: int,
+    on_resample: Callable[[int], None] | None = None,
 ) -> Scorecard:
     """Fit, scale, and refit on ``bootstrap`` seeded resamples of the rows (each resample
-    refits the scale too, so the interval holds both uncertainties)."""
+    refits the scale too, so the interval holds both uncertainties). ``on_resample(n)`` hears
+    the resamples done so far, for a progress display."""
     beta = fit_logistic(signal, y)
     scale, method = points_scale(signal @ beta[:-1], passes, totals, threshold)
     rng = np.random.default_rng(seed)
@@ -138,6 +141,8 @@ def fit_scorecard(
         beta_b = fit_logistic(signal, y, weights=w, start=beta)
         scale_b, _ = points_scale(signal @ beta_b[:-1], passes, totals, threshold, w)
         draws[b] = scale_b * beta_b[:-1]
+        if on_resample is not None:
+            on_resample(b + 1)
     nan = np.full(signal.shape[1], np.nan)
     lower, upper = np.percentile(draws, [2.5, 97.5], axis=0) if bootstrap else (nan, nan)
     return Scorecard(beta[:-1], float(beta[-1]), scale, method, scale * beta[:-1], lower, upper)

@@ -122,7 +122,7 @@ def run_weights_report(
 ) -> WeightsReport:
     """``compare_weights`` then ``write_weights_report``: what ``leadscore weights`` runs."""
     say = progress or (lambda _message: None)
-    say(f"[{transition}] comparing hand-set and learned points ({bootstrap} resamples)...")
+    say(f"[{transition}] comparing hand-set and learned points")
     comparison = compare_weights(
         history,
         rules,
@@ -133,6 +133,7 @@ def run_weights_report(
         model=model,
         horizon_days=horizon_days,
         training_set=training_set,
+        progress=progress,
     )
     return write_weights_report(comparison, out_dir, log_to_mlflow=log_to_mlflow, progress=progress)
 
