@@ -73,5 +73,5 @@ def test_json_prints_one_object_with_both_transitions_metrics(tmp_path: Path, si
         assert 0.5 < transition["model"]["roc_auc"] <= 1
         assert "roc_auc" in transition["baseline"] and "gap" in transition["oracle"]
     assert "training on" in result.stderr  # progress goes to stderr, as plain lines in a pipe
-    assert "[mql_to_sql] boosting: 0/2,000 trees" in result.stderr.splitlines()
+    assert "[mql_to_sql] boosting plain LightGBM: 0/2,000 trees" in result.stderr.splitlines()
     assert (tmp_path / "mlflow.db").exists() and (tmp_path / "mlartifacts").is_dir()
