@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import pyarrow as pa
 
 from core.errors import InputError
 from core.paths import output_folder, writing
+from core.progress import Progress, Step, counted
 from features.importing.engine import apply_block, source_columns
 from features.importing.leaky import leaky_fields
 from features.importing.mapping import Block, Mapping
@@ -38,9 +40,7 @@ from features.importing.sources import open_source
 from features.importing.survey import Export
 from features.importing.tally import Tally
 
-Progress = Callable[[str], None]
 LEAK_SAMPLE_ROWS = 200_000  # lead rows the leak measures look at (spread over the table)
-PROGRESS_EVERY = 5  # chunks between progress lines of a long table
 REPORT_FILE = "import_report.json"
 OUTCOME_STAGES = ("sql", "won")  # a lead "converted" for the leak measures: reached either
 
@@ -70,7 +70,7 @@ def import_export(
         report = ImportReport(src.description, shown, str(out))
         report.date_formats = export.survey_dates(dates or mapping.dates)
         out = output_folder(out)  # only now: a bad export leaves no empty folder
-        _Import(export, report, say).run(out, seed)
+        _Import(export, report, progress).run(out, seed)
     finally:
         src.close()
     report.seconds = time.perf_counter() - started
@@ -81,10 +81,17 @@ def import_export(
 
 
 class _Import:
-    """The steps of one import, sharing the export, the report and the leads."""
+    """The steps of one import, sharing the export, the report and the leads. Each table is
+    read as one counted step of its rows (known from the date survey), for a progress display."""
 
-    def __init__(self, export: Export, report: ImportReport, say: Progress) -> None:
-        self.export, self.report, self.say = export, report, say
+    def __init__(self, export: Export, report: ImportReport, progress: Progress | None) -> None:
+        self.export, self.report, self.progress = export, report, progress
+        self.say = progress or (lambda _message: None)
+
+    def _reading(self, block: Block, tally: Tally) -> AbstractContextManager[Step]:
+        """Reading a block's table as one counted step of its rows."""
+        task = f"reading {block.table} from {block.source}"
+        return counted(self.progress, task, self.export.count_rows(tally.found), "rows")
 
     def run(self, out: Path, seed: int) -> None:
         leads, samples = self.read_leads()
@@ -123,16 +130,19 @@ class _Import:
         frames, samples = [], {}
         blocks = self.export.of("leads")
         for block, tally in blocks:
-            self.say(f"reading leads from {block.source}...")
             lookups = self.export.lookups(block)
             every = max(1, -(-self.export.rows.get(tally.found, 0) // LEAK_SAMPLE_ROWS))
             start, parts, sampled = 0, [], []
-            for chunk in self.export.src.chunks(tally.found, self.export.columns[tally.found]):
-                frame = apply_block(block, chunk, start, tally, self.export.formats, lookups)
-                parts.append(frame.assign(__block__=block.path))
-                pick = np.flatnonzero(np.arange(start, start + chunk.num_rows) % every == 0)
-                sampled.append(chunk.take(pa.array(pick)).to_pandas().assign(__row__=pick + start))
-                start += chunk.num_rows
+            chunks = self.export.src.chunks(tally.found, self.export.columns[tally.found])
+            with self._reading(block, tally) as step:
+                for chunk in chunks:
+                    frame = apply_block(block, chunk, start, tally, self.export.formats, lookups)
+                    parts.append(frame.assign(__block__=block.path))
+                    pick = np.flatnonzero(np.arange(start, start + chunk.num_rows) % every == 0)
+                    sample = chunk.take(pa.array(pick)).to_pandas()
+                    sampled.append(sample.assign(__row__=pick + start))
+                    start += chunk.num_rows
+                    step(start)
             frames.append(pd.concat(parts, ignore_index=True))
             samples[block.path] = pd.concat(sampled, ignore_index=True)
             self._unused(block, tally)
@@ -168,27 +178,28 @@ class _Import:
     def stream(self, block: Block, tally: Tally, lead_index: pd.Index) -> Iterator[pd.DataFrame]:
         """The block's contract rows chunk by chunk, with each row's lead position; rows
         whose lead is not among the leads are skipped and counted."""
-        self.say(f"reading {block.table} from {block.source}...")
         lookups = self.export.lookups(block)
         ids = ", ".join(block.columns["lead_id"].columns)
         start = 0
         chunks = self.export.src.chunks(tally.found, self.export.columns[tally.found])
-        for number, chunk in enumerate(chunks, start=1):
-            frame = apply_block(block, chunk, start, tally, self.export.formats, lookups)
-            start += chunk.num_rows
-            position = lead_index.get_indexer(frame["lead_id"].astype(str))
-            unknown = position < 0
-            if unknown.any():
-                first = int(np.flatnonzero(unknown)[0])
-                example = f"row {frame['__row__'].iloc[first]}: {frame['lead_id'].iloc[first]!r}"
-                tally.skip(
-                    f"lead_id not in leads ({block.source}.{ids})", int(unknown.sum()), example
-                )
-            frame = frame[~unknown].assign(position=position[~unknown])
-            tally.rows_out += len(frame)
-            if number % PROGRESS_EVERY == 0:
-                self.say(f"  {block.source}: {start:,} rows read")
-            yield frame
+        with self._reading(block, tally) as step:
+            for chunk in chunks:
+                frame = apply_block(block, chunk, start, tally, self.export.formats, lookups)
+                start += chunk.num_rows
+                position = lead_index.get_indexer(frame["lead_id"].astype(str))
+                unknown = position < 0
+                if unknown.any():
+                    first = int(np.flatnonzero(unknown)[0])
+                    row, lead = frame["__row__"].iloc[first], frame["lead_id"].iloc[first]
+                    tally.skip(
+                        f"lead_id not in leads ({block.source}.{ids})",
+                        int(unknown.sum()),
+                        f"row {row}: {lead!r}",
+                    )
+                frame = frame[~unknown].assign(position=position[~unknown])
+                tally.rows_out += len(frame)
+                step(start)
+                yield frame
 
     def read_stages(self, lead_index: pd.Index) -> pd.DataFrame:
         """Every stage entry of known leads, consistent per lead (``consistent_stages``)."""

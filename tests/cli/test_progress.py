@@ -185,3 +185,27 @@ def test_weights_json_stays_one_object_on_stdout_with_progress_on_stderr(tmp_pat
     assert any(line.startswith("[mql_to_sql] bootstrap: 20/20 resamples in ") for line in lines)
     assert "[mql_to_sql] boosting plain LightGBM: 0/2,000 trees" in lines
     assert "[mql_to_sql] boosting on your rules at 1: 0/2,000 trees" in lines
+
+
+def test_import_reads_each_table_as_a_counted_step_on_stderr(tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [LEADSCORE, *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=_env(),
+            timeout=300,
+        )
+
+    exported = run("generate", "--leads", "800", "--format", "salesforce", "--out", "export")
+    assert exported.returncode == 0, exported.stderr
+    result = run("import", "export", "--format", "salesforce", "--out", "imported")
+    assert result.returncode == 0, result.stderr
+    assert "reading" not in result.stdout  # the report on stdout, progress on stderr
+    lines = result.stderr.splitlines()
+    assert "reading leads from Lead: 0/800 rows" in lines
+    assert any(re.fullmatch(r"reading leads from Lead: 800/800 rows in .+ s", x) for x in lines)
+    touches = [x for x in lines if x.startswith("reading touches from Task: ")]
+    total = re.fullmatch(r"reading touches from Task: 0/([\d,]+) rows", touches[0]).group(1)
+    assert touches[-1].startswith(f"reading touches from Task: {total}/{total} rows in ")
