@@ -197,14 +197,27 @@ class HandSetRules(_Strict):
     """A whole rules file.
 
     Attributes:
-        threshold: a total of at least this many points passes the lead to sales.
+        threshold: a total of at least this many points passes the lead to sales (the
+            ``mql_to_sql`` decision).
+        sql_to_won_threshold: optional; an SQL with at least this many points is a deal sales
+            focuses on. Nearly every SQL has passed the hand-over threshold already, so the
+            model is compared with the rules on ``sql_to_won`` at this one when it is given.
         half_life_days: decay of touch rules without their own; None = no decay.
         rules: the rules, in file order (the order of the score columns).
     """
 
     threshold: Points
+    sql_to_won_threshold: Points | None = None
     half_life_days: HalfLife | None = None
     rules: Annotated[list[Rule], Field(min_length=1)]
+
+    def threshold_for(self, transition: str) -> tuple[float, str]:
+        """(points, the file's key they come from) of the threshold that decides
+        ``transition``: ``sql_to_won_threshold`` when given for ``sql_to_won``, else
+        ``threshold``."""
+        if transition == "sql_to_won" and self.sql_to_won_threshold is not None:
+            return float(self.sql_to_won_threshold), "sql_to_won_threshold"
+        return float(self.threshold), "threshold"
 
     @field_validator("rules")
     @classmethod
@@ -314,6 +327,11 @@ def dump_rules(rules: HandSetRules, path: Path) -> None:
     """Write ``rules`` as a file ``load_rules`` reads back to an equal ``HandSetRules``."""
     document = {
         "threshold": _plain(rules.threshold),
+        **(
+            {}
+            if rules.sql_to_won_threshold is None
+            else {"sql_to_won_threshold": _plain(rules.sql_to_won_threshold)}
+        ),
         "half_life_days": _plain(rules.half_life_days),
         "rules": [_rule_document(rule) for rule in rules.rules],
     }

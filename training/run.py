@@ -55,6 +55,8 @@ class TransitionResult:
     run_id, version: MLflow run and registered model version.
     promotion: the gate's decision with both AUCs and the reason.
     choice: what serves ("kind": with_rules, plain or rules_only) and why ("reason").
+    threshold_key: the rules file's key of the threshold the head-to-head used
+        (``HandSetRules.threshold_for``).
     """
 
     transition: str
@@ -64,6 +66,7 @@ class TransitionResult:
     version: str = ""
     promotion: dict = field(default_factory=dict)
     choice: dict = field(default_factory=dict)
+    threshold_key: str = "threshold"
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -207,9 +210,11 @@ def train_transition(
     y_test = test["label"].to_numpy()
     p_test = model.predict_proba(test[inputs])[:, 1]
     baseline = scores["test"]
+    threshold, threshold_key = rules.threshold_for(transition)
     metrics = compare_with_baseline(
-        y_test, p_test, baseline.total.to_numpy(), baseline.passes_threshold.to_numpy()
+        y_test, p_test, baseline.total.to_numpy(), baseline.total.to_numpy() >= threshold
     )
+    metrics["at_threshold"]["threshold"] = threshold
     learned = {"with_rules": choice.with_rules, "plain": choice.plain}
     probabilities = {
         name: p_test if other is model else other.predict_proba(test[inputs])[:, 1]
@@ -292,7 +297,8 @@ def train_transition(
             "n_features": len(features),
             "best_iteration": model.best_iteration_,
             "calibration": model.calibration_["chosen"],
-            "rules_threshold": rules.threshold,
+            "rules_threshold": threshold,
+            "rules_threshold_key": threshold_key,
             "model_choice": choice.kind,
             "rules_prior": "floor" if why_not else prior,
             "rules_prior.monotone": monotone,
@@ -345,6 +351,7 @@ def train_transition(
             "reason": choice.reason,
             "with_rules_trees": getattr(choice.with_rules, "best_iteration_", None),
         },
+        threshold_key=threshold_key,
     )
 
 

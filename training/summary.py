@@ -1,11 +1,15 @@
 """The comparison table a training run ends with: LightGBM on your rules, plain LightGBM and the
-hand-set baseline, same test rows, and which of them serves."""
+hand-set baseline, same test rows, which of them serves, and in plain words which registered
+version serves now and what a later run needs to replace it."""
 
 from __future__ import annotations
 
 import math
+import textwrap
 
+from training.gate import CHANCE_AUC
 from training.run import TransitionResult
+from training.tracking import registered_name
 
 _ROWS: tuple[tuple[str, str, str], ...] = (
     ("ROC-AUC", "model", "roc_auc"),
@@ -18,6 +22,9 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("Brier score", "model", "brier"),
     ("calibration error (ECE)", "model", "ece"),
 )
+# a threshold passing more (or fewer) than this share of the test leads compares little
+_LITTLE_CHOICE = 0.05
+_WIDTH = 96
 
 
 def _fmt(value: object) -> str:
@@ -34,8 +41,7 @@ def comparison_table(results: list[TransitionResult]) -> str:
         lines.append(
             f"\n{result.transition}: test rows {result.split['test_rows']:,} "
             f"(from {result.split['test_from'][:10]}), base rate "
-            f"{_fmt(m['model'].get('base_rate'))}; registered version {result.version}, "
-            f"{'champion' if result.promotion.get('promote') else 'challenger'}"
+            f"{_fmt(m['model'].get('base_rate'))}"
         )
         if result.choice:
             lines.append(f"  serves: {result.choice['reason']}")
@@ -47,10 +53,7 @@ def comparison_table(results: list[TransitionResult]) -> str:
             lines.append(f"  {label:<26}" + "".join(f"{value:>12}" for value in values))
         at = m.get("at_threshold", {})
         served = _served_column(result)
-        lines.append(
-            f"  at the hand-set threshold ({at.get('selected', 0):,} leads selected by each; "
-            "the served model):"
-        )
+        lines += _threshold_heading(result)
         for label in ("precision", "recall"):
             cells = [
                 _fmt(at.get(f"baseline_{label}"))
@@ -61,13 +64,107 @@ def comparison_table(results: list[TransitionResult]) -> str:
                 for _, _, column in columns
             ]
             lines.append(f"  {label:<26}" + "".join(f"{cell:>12}" for cell in cells))
+        lines += _little_choice(result)
         if "oracle" in m:
             lines.append(
                 f"  oracle ROC-AUC (simulator truth) {m['oracle']['roc_auc']:.3f}; "
                 f"model gap {m['oracle']['gap']:.3f}"
             )
-        lines.append(f"  promotion: {result.promotion.get('reason', '')}")
+        lines += _wrapped(registry_text(result))
     return "\n".join(lines)
+
+
+def _wrapped(text: str) -> list[str]:
+    return textwrap.wrap(text, _WIDTH, initial_indent="  ", subsequent_indent="    ")
+
+
+def _threshold_heading(result: TransitionResult) -> list[str]:
+    """Which threshold the head-to-head rows use: the rules' own for this transition."""
+    at = result.metrics.get("at_threshold", {})
+    points = at.get("threshold")
+    shown = f"{points:g} points" if isinstance(points, int | float) else "its points"
+    if result.threshold_key == "sql_to_won_threshold":
+        which = f"the rules' SQL -> won threshold (sql_to_won_threshold: {shown})"
+    elif result.transition == "mql_to_sql":
+        which = f"the hand-set threshold (threshold: {shown}, the hand-over to sales)"
+    else:
+        which = (
+            f"the hand-over threshold (threshold: {shown}; the rules file sets no "
+            f"{result.transition}_threshold)"
+        )
+    selected, rows = int(at.get("selected", 0)), result.split["test_rows"]
+    return _wrapped(
+        f"at {which}, each picks the same {selected:,} of {rows:,} test leads (the served model):"
+    )
+
+
+def _little_choice(result: TransitionResult) -> list[str]:
+    """A warning when the threshold picks (nearly) every test lead or none: then the
+    precision and recall rows compare little."""
+    selected = int(result.metrics.get("at_threshold", {}).get("selected", 0))
+    rows = result.split["test_rows"]
+    if not rows or _LITTLE_CHOICE < selected / rows < 1 - _LITTLE_CHOICE:
+        return []
+    share = "nearly every" if selected / rows >= 1 - _LITTLE_CHOICE else "almost no"
+    fix = (
+        f"; set {result.transition}_threshold in the rules file to compare where sales chooses"
+        if result.transition == "sql_to_won" and result.threshold_key == "threshold"
+        else ""
+    )
+    return _wrapped(f"(the threshold passes {share} test lead, so these rows compare little{fix})")
+
+
+def registry_text(result: TransitionResult) -> str:
+    """Which version serves the transition now and why, and what replaces it: the champion
+    gate's decision (``training.gate``) in words."""
+    decision = result.promotion
+    name, version = registered_name(result.transition), result.version
+    reason = decision.get("reason", "")
+    challenger = decision.get("challenger_auc")
+    champion = decision.get("champion_auc")
+    baseline = decision.get("baseline_auc")
+    later = (
+        "A later run replaces it only with a version whose test ROC-AUC beats this one's, "
+        "both scored on that run's test rows (or with leadscore train --promote)."
+    )
+    if reason.startswith(("forced by --promote", "held back by --no-promote")):
+        now = "is the champion (it serves)" if decision.get("promote") else "stays challenger"
+        return f"{name} version {version} {now}: {reason}."
+    if champion is None and not reason.startswith("no champion yet"):
+        return f"{name} version {version}: {reason}."  # the old champion could not score
+    if champion is None and "calibrated to probabilities" in reason:
+        return (
+            f"{name} version {version} is the champion (it serves): it is the first version, "
+            "so there was no champion to beat, and it is your hand-set rules calibrated to "
+            f"probabilities, ranking leads as they do. {later}"
+        )
+    if champion is None:  # the first version: no champion to beat, so the rules and chance
+        bars = f"chance ({CHANCE_AUC:g})"
+        if baseline is not None and not math.isnan(baseline):
+            bars = f"the hand-set rules ({baseline:.3f}) and {bars}"
+        if decision.get("promote"):
+            return (
+                f"{name} version {version} is the champion (it serves): it is the first "
+                f"version, so there was no champion to beat, and its test ROC-AUC "
+                f"{challenger:.3f} beats {bars} on the same test rows. {later}"
+            )
+        return (
+            f"{name} version {version} stays challenger and nothing serves "
+            f"{result.transition} yet: as the first version it had to beat {bars} on the same "
+            f"test rows, and its test ROC-AUC is {challenger:.3f}. leadscore train --promote "
+            "makes it champion anyway."
+        )
+    if decision.get("promote"):
+        return (
+            f"{name} version {version} is the new champion (it serves): its test ROC-AUC "
+            f"{challenger:.3f} beats the previous champion's {champion:.3f}, both scored on "
+            f"this run's test rows. {later}"
+        )
+    return (
+        f"{name} version {version} stays challenger and the champion keeps serving: on this "
+        f"run's test rows the champion's ROC-AUC is {champion:.3f}, this version's "
+        f"{challenger:.3f}. leadscore train --promote makes it champion anyway."
+    )
 
 
 def _columns(result: TransitionResult) -> list[tuple[str, str, str]]:

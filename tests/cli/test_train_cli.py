@@ -60,7 +60,8 @@ def test_too_few_conversions_to_learn_from_serve_the_calibrated_rules(tmp_path: 
     assert "4 converted rows, fewer than the 20 needed to learn from" in said[1]
     assert "serving your hand-set score calibrated on 21 rows, no model" in said[1]
     assert result.stdout.count("serves: your rules alone (calibrated on") == 2
-    assert "registered version 1, champion" in result.stdout
+    said = " ".join(line.strip() for line in result.stdout.splitlines())
+    assert "leadscore-sql-to-won version 1 is the champion (it serves): it is the first" in said
 
 
 @pytest.mark.slow

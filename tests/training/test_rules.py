@@ -229,6 +229,15 @@ def test_dump_then_load_gives_equal_rules(tmp_path: Path) -> None:
     dump_rules(rules, path)
     assert load_rules(path) == rules
     assert "action: qr_scan" in path.read_text(encoding="utf-8")  # one value written plainly
+    assert "sql_to_won_threshold: 100" in path.read_text(encoding="utf-8")
+
+
+def test_each_transition_is_judged_at_its_own_threshold_when_the_file_gives_one() -> None:
+    rules = load_rules(default_rules_path())
+    assert rules.threshold_for("mql_to_sql") == (35.0, "threshold")
+    assert rules.threshold_for("sql_to_won") == (100.0, "sql_to_won_threshold")
+    without = rules.model_copy(update={"sql_to_won_threshold": None})
+    assert without.threshold_for("sql_to_won") == (35.0, "threshold")
 
 
 def test_dump_then_load_keeps_disabled_decay_and_no_global_half_life(tmp_path: Path) -> None:

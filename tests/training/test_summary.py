@@ -57,3 +57,81 @@ def test_the_floor_shows_the_calibrated_rules_and_no_learned_model():
     assert "alone" in text.splitlines()[4]
     assert _row(text, "ROC-AUC") == ["0.701", "-", "0.655"]
     assert _row(text, "precision") == ["0.400", "-", "0.300"]
+
+
+def _gated(promotion: dict, **at) -> TransitionResult:
+    result = _result("with_rules", 14)
+    result.promotion = promotion
+    result.metrics["at_threshold"].update(at)
+    return result
+
+
+def _text(result: TransitionResult) -> str:
+    """The table with its wrapped lines joined again."""
+    return " ".join(line.strip() for line in comparison_table([result]).splitlines())
+
+
+def test_a_first_version_that_became_champion_says_why_and_what_replaces_it():
+    header = comparison_table([_result("with_rules", 14)]).splitlines()[1]
+    assert header.startswith("sql_to_won: test rows 296") and "champion" not in header
+    text = _text(
+        _gated(
+            {
+                "promote": True,
+                "reason": "no champion yet; model AUC 0.7010 > hand-set rules AUC 0.6550 and "
+                "chance 0.5000 on the same test rows",
+                "challenger_auc": 0.701,
+                "champion_auc": None,
+                "baseline_auc": 0.655,
+            }
+        )
+    )
+    assert (
+        "leadscore-sql-to-won version 3 is the champion (it serves): it is the first version, "
+        "so there was no champion to beat, and its test ROC-AUC 0.701 beats the hand-set rules "
+        "(0.655) and chance (0.5) on the same test rows." in text
+    )
+    assert "A later run replaces it only with a version whose test ROC-AUC beats this one's" in text
+    assert "promotion: no champion yet" not in text  # the gate's shorthand is not repeated
+
+
+def test_a_first_version_held_back_says_nothing_serves_and_how_to_force_it():
+    text = _text(
+        _gated(
+            {
+                "promote": False,
+                "reason": "no champion yet, but model AUC 0.6400 <= hand-set rules AUC 0.6550",
+                "challenger_auc": 0.64,
+                "champion_auc": None,
+                "baseline_auc": 0.655,
+            }
+        )
+    )
+    assert "version 3 stays challenger and nothing serves sql_to_won yet" in text
+    assert "leadscore train --promote makes it champion anyway" in text
+
+
+def test_a_later_version_that_loses_leaves_the_champion_serving():
+    promotion = {"promote": False, "reason": "challenger AUC 0.6 <= champion AUC 0.7"}
+    text = _text(_gated({**promotion, "challenger_auc": 0.6, "champion_auc": 0.7}))
+    assert "stays challenger and the champion keeps serving" in text
+    assert "the champion's ROC-AUC is 0.700, this version's 0.600" in text
+
+
+def test_the_head_to_head_names_the_stage_threshold_it_used():
+    result = _gated({"promote": True, "reason": "r"}, threshold=100.0)
+    result.threshold_key = "sql_to_won_threshold"
+    text = _text(result)
+    assert (
+        "at the rules' SQL -> won threshold (sql_to_won_threshold: 100 points), each picks the "
+        "same 57 of 296 test leads" in text
+    )
+    assert "compare little" not in text  # 57 of 296 is a real choice
+
+
+def test_a_threshold_that_passes_nearly_every_lead_is_called_out():
+    result = _gated({"promote": True, "reason": "r"}, threshold=35.0, selected=294)
+    text = _text(result)
+    assert "the hand-over threshold (threshold: 35 points; the rules file sets no" in text
+    assert "passes nearly every test lead, so these rows compare little" in text
+    assert "set sql_to_won_threshold in the rules file" in text
