@@ -25,8 +25,6 @@ browser:  ## Debian's chromium for the browser test (Playwright cannot download 
 
 demo: $(STAMP)  ## simulate, build training sets, train, compare, log and register; one CRM import
 	$(BIN)/leadscore demo --leads $(LEADS)
-	$(BIN)/leadscore generate --leads 3000 --format salesforce --out data/salesforce-export
-	$(BIN)/leadscore import data/salesforce-export --format salesforce --out data/imported
 
 test: $(STAMP) browser  ## ruff, the import contract, the whole test suite (slow tests included)
 	$(BIN)/ruff check .
