@@ -14,7 +14,6 @@ header and the page takes it that way or by HTTP Basic, as a browser sends it (s
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from pydantic import BaseModel, Field
 from serving.api.deps import require_api_key, require_page_key
 from serving.schemas.responses import ErrorOut
 from training.weights.compare import WeightsComparison
+from training.weights.report.html import render_not_available
 from training.weights.report.publish import render_html
 
 NOT_AVAILABLE = (
@@ -150,11 +150,7 @@ class WeightsUnavailableOut(BaseModel):
     detail: str
 
 
-_UNAVAILABLE_PAGE = (
-    "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-    "<title>Lead score weights: not available</title></head><body>"
-    f"<h1>Lead score weights</h1><p>{html.escape(NOT_AVAILABLE)}</p></body></html>"
-)
+_UNAVAILABLE_PAGE = render_not_available(NOT_AVAILABLE)
 
 
 def weights_router(

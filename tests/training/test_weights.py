@@ -3,6 +3,7 @@ small simulation, and the simulator's known truths recovered on a larger one (sl
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from datetime import datetime
@@ -276,13 +277,23 @@ def test_report_is_self_contained_html(small, hand_set_rules):
     page = render_html(small)
     assert page.startswith("<!doctype html>")
     for rule in hand_set_rules.rules:
-        assert f"data-rule='{rule.name}'" in page
+        assert f'data-rule="{rule.name}"' in page
     assert (
         page.count('src="data:image/png;base64,') + page.count("src='data:image/png;base64,") == 3
     )
     for external in ("http://", "https://", "<script", "stylesheet", "@import", "url("):
         assert external not in page
     assert page == render_html(small.to_dict())
+
+
+def test_rule_names_and_descriptions_are_text_on_the_page_never_markup(small):
+    data = copy.deepcopy(small.to_dict())
+    data["rules"][0]["name"] = "<script>alert(1)</script>"
+    data["rules"][0]["description"] = "\"'><img src=x onerror=alert(2)>"
+    page = render_html(data)
+    assert "<script" not in page and "<img src=x" not in page
+    assert 'data-rule="&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+    assert "&lt;b&gt;" not in page  # the page's own markup is not escaped twice
 
 
 def test_run_writes_logs_and_exports_rules_the_scorer_runs_with(

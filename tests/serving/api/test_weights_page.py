@@ -103,7 +103,7 @@ def test_page_shows_every_rule_and_is_rendered_once(comparison):
     assert first.status_code == 200
     assert first.headers["content-type"].startswith("text/html")
     for rule in comparison.rules:
-        assert f"data-rule='{rule.name}'" in first.text
+        assert f'data-rule="{rule.name}"' in first.text
     assert client.get("/weights").text == first.text
     assert len(calls) == 2
 
@@ -223,6 +223,46 @@ def test_page_in_a_headless_browser_shows_tables_and_plots(served, comparison, t
             browser.close()
     assert errors == []
     assert all(url.startswith((served, "data:")) for url in requests), requests
+
+
+SCRIPT_NAME = "<script>window.injected = 1</script>"
+IMG_DESCRIPTION = '"\'><img src=x onerror="window.injected = 2">'
+
+
+@pytest.fixture
+def served_hostile(comparison) -> Iterator[str]:
+    """The page of a comparison whose first rule has a script for a name and markup in its
+    description (rule names and descriptions are user-written text)."""
+    data = comparison.to_dict()
+    data["rules"][0] = {**data["rules"][0], "name": SCRIPT_NAME, "description": IMG_DESCRIPTION}
+    yield from _serve(_app(lambda: data))
+
+
+@pytest.mark.slow
+def test_a_script_in_a_rule_name_is_shown_as_text_in_the_browser(served_hostile, comparison):
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            response = page.goto(f"{served_hostile}/weights", wait_until="load")
+            assert response is not None and response.status == 200
+            assert page.evaluate("() => window.injected === undefined")  # nothing ran
+            assert page.locator("script").count() == 0 and page.locator("td img").count() == 0
+            first = page.locator("#rules tbody tr").first
+            assert first.get_attribute("data-rule") == SCRIPT_NAME
+            assert first.locator("td.rule b").inner_text() == SCRIPT_NAME  # shown as written
+            assert IMG_DESCRIPTION in first.locator("td.rule small").inner_text()
+            names = page.locator("#rules tbody tr").evaluate_all(
+                "rows => rows.map(row => row.dataset.rule)"
+            )
+            assert names[1:] == [rule.name for rule in comparison.rules[1:]]
+        finally:
+            browser.close()
+    assert all(url.startswith((served_hostile, "data:")) for url in requests), requests
 
 
 @pytest.mark.slow

@@ -1,18 +1,18 @@
 """Value formatting the weights report's HTML page and plain text share.
 
 Kept in one place so the page, its tables and the CLI text show a number the same way (a dash
-for a missing value, "<1%" rather than a misleading "0%"). Pure.
+for a missing value, "<1%" rather than a misleading "0%"). Pure; the page's escaping is the
+templates' (autoescape), not done here.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import Any
 
 from training.weights.compare import WeightsComparison
 
-__all__ = ["esc", "num", "pct", "report_data", "signed"]
+__all__ = ["num", "pct", "report_data", "signed"]
 
 
 def report_data(comparison: WeightsComparison | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -31,11 +31,6 @@ def pct(value: float | None) -> str:
     if value is None:
         return "–"
     return "<1%" if 0 < value < 0.005 else f"{value:.0%}"
-
-
-def esc(value: Any) -> str:
-    """Escape for HTML text and quoted attributes (rule names and descriptions are user text)."""
-    return html.escape(str(value), quote=True)
 
 
 def signed(value: float | None) -> str:
