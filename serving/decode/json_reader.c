@@ -22,6 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The hash of this file, set by setup.py when it builds the library at install time, so the
+   loader can tell a library built from another version of the source. */
+#ifdef LEADSCORE_SOURCE_SHA256
+const char leadscore_source_sha256[] = LEADSCORE_SOURCE_SHA256;
+#endif
+
 enum { STRUCT = 0, LIST = 1, INT64 = 2, FLOAT64 = 3, BOOL = 4, STRING = 5 };
 
 typedef struct {

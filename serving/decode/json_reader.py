@@ -4,8 +4,8 @@ pyarrow's reader was 58-66 % of the CPU a 1,000-lead JSON batch costs (21-41 ms 
 the largest part by far. ``json_reader.c`` follows the batch schema through the body once and
 writes the Arrow buffers directly: see its header for what it reads and what it leaves to
 pyarrow. The arrays are pyarrow's, to the value: tests compare both readers on generated,
-edge-case and mutated bodies. Built once per machine with the C compiler into the compiled
-trees' cache folder; without a compiler, pyarrow reads every batch.
+edge-case and mutated bodies. Built at install time (``setup.py``); where it was not built,
+pyarrow reads every batch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from serving.scoring.c_libraries import compiled_or_none, declared
+from serving.scoring.c_libraries import declared, installed_or_none
 
 log = logging.getLogger(__name__)
 _SOURCE = Path(__file__).with_name("json_reader.c")
@@ -143,7 +143,7 @@ def _copied(buffer: _Buffer) -> pa.Buffer:
 
 
 def json_batch_reader(cache_dir: Path | None) -> JsonBatchReader | None:
-    """``json_reader.c`` built (or found) in ``cache_dir``; None (pyarrow reads every batch)
-    when ``cache_dir`` is None or it cannot be built."""
-    library = compiled_or_none(_SOURCE, cache_dir, _LOAD, "pyarrow reads JSON batches")
+    """``json_reader.c``'s library, built at install time; None (pyarrow reads every batch)
+    when ``cache_dir`` is None (compiled code switched off) or it was not built."""
+    library = installed_or_none(_SOURCE, cache_dir is not None, _LOAD, "pyarrow reads JSON batches")
     return None if library is None else JsonBatchReader(library)

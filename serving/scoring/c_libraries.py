@@ -1,10 +1,12 @@
-"""C code the API builds once per machine with its C compiler, and keeps in a cache folder.
+"""The C libraries serving keeps, built at install time and only loaded here.
 
-Three parts of serving run as C when they can: a model's trees (``serving.scoring.compiled_trees``,
-written out by tl2cgen), their SHAP values (``serving.scoring.tree_shap``) and the JSON batch
-reader (``serving.decode.json_reader``). Each library is kept under a hash of what it was built
-from, so workers and restarts load it; each part falls back to the Python libraries when there
-is no compiler.
+Two parts of serving run as C: the reasons' SHAP values (``serving/scoring/tree_shap.c``) and
+the JSON batch reader (``serving/decode/json_reader.c``). ``pip install .`` (or ``-e .``, what
+``make venv`` runs) compiles each into a shared library beside its source (``setup.py``), and a
+wheel carries them, so the serving host needs no C compiler and the API never runs one. A
+library that is missing, or was built from another version of its source (a checkout changed
+after the install), is not loaded: that part falls back to the Python library that does the
+same job, and the log says so in one line naming the command that builds it.
 """
 
 from __future__ import annotations
@@ -12,51 +14,57 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
-import os
-import platform
-import shutil
-import subprocess
-import threading
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_COMPILERS = ("gcc", "clang", "cc")
+BUILD_HINT = "pip install . (or pip install -e ., as make venv does) builds it, with a C compiler"
 
 
-def compiled_c(source: Path, cache_dir: Path, load: Callable[[Path], T]) -> T:
-    """``load(library)`` of ``source`` (one C file) built with ``-O2``, from the cache when it
-    is there."""
-    compiler = c_compiler()
-    stamp = f"{compiler} {platform.machine()}".encode()
-    key = hashlib.sha256(source.read_bytes() + stamp).hexdigest()[:32]
-
-    def build(path: Path) -> None:
-        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(path), str(source), "-lm"]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-
-    return cached_library(cache_dir / f"{source.stem.replace('_', '-')}-{key}.so", build, load)
+class NotBuilt(RuntimeError):
+    """The library of a C source is not there, or is not the one of this source."""
 
 
-def compiled_or_none(
-    source: Path, cache_dir: Path | None, load: Callable[[Path], T], instead: str
+def library_path(source: Path) -> Path:
+    """Where the install puts the library of ``source``: ``_<stem>`` with this Python's
+    extension suffix, beside the source."""
+    return source.with_name(f"_{source.stem}{sysconfig.get_config_var('EXT_SUFFIX')}")
+
+
+def installed_library(source: Path, load: Callable[[Path], T]) -> T:
+    """``load(library)`` of the library built from ``source`` at install time; ``NotBuilt``
+    (one line saying how to build it) when it is missing or was built from another source."""
+    library = library_path(source)
+    if not library.is_file():
+        raise NotBuilt(f"{source.name} was not built at install time ({library.name} is missing)")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    # a char array of 64 hex digits and the terminating zero
+    built_from = (ctypes.c_char * 65).in_dll(ctypes.CDLL(str(library)), "leadscore_source_sha256")
+    if built_from.value.decode() != digest:
+        raise NotBuilt(f"{library.name} was built from another version of {source.name}")
+    return load(library)
+
+
+def installed_or_none(
+    source: Path, enabled: bool, load: Callable[[Path], T], instead: str
 ) -> T | None:
-    """``compiled_c``, or None where the Python libraries do the work ``instead``: when
-    ``cache_dir`` is None (compiled code switched off) or the build fails (no compiler)."""
-    if cache_dir is None:
+    """``installed_library``, or None where the Python libraries do the work ``instead``: when
+    switched off (``enabled`` False) or not built (logged with how to build it)."""
+    if not enabled:
         return None
     try:
-        return compiled_c(source, Path(cache_dir), load)
-    except Exception as error:
-        log.warning("building %s failed, %s: %s", source.name, instead, error)
+        return installed_library(source, load)
+    except (NotBuilt, OSError, ValueError) as error:
+        log.warning("%s, %s: %s", error, instead, BUILD_HINT)
         return None
 
 
 def declared(signatures: dict[str, tuple[Any, list[Any]]]) -> Callable[[Path], ctypes.CDLL]:
-    """A ``load`` for ``compiled_c``: the library with its functions' result and argument types
-    (name: (restype, argtypes)), so ctypes converts and checks every call's arguments."""
+    """A ``load`` for ``installed_library``: the library with its functions' result and argument
+    types (name: (restype, argtypes)), so ctypes converts and checks every call's arguments."""
 
     def load(library: Path) -> ctypes.CDLL:
         loaded = ctypes.CDLL(str(library))
@@ -66,27 +74,3 @@ def declared(signatures: dict[str, tuple[Any, list[Any]]]) -> Callable[[Path], c
         return loaded
 
     return load
-
-
-def cached_library(library: Path, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:
-    """``load(library)``, built first with ``build(path)`` when it is not there, or does not
-    load (a damaged file is built again rather than left to fail every start)."""
-    if library.is_file():
-        try:
-            return load(library)
-        except Exception as error:
-            log.warning("%s does not load (%s): building it again", library, error)
-            library.unlink(missing_ok=True)
-    library.parent.mkdir(parents=True, exist_ok=True)
-    building = library.with_name(f".{library.stem}.{os.getpid()}.{threading.get_ident()}.so")
-    build(building)
-    os.replace(building, library)  # whole or not at all, also for workers building alike
-    return load(library)
-
-
-def c_compiler() -> str:
-    """The first C compiler on the PATH (RuntimeError if there is none)."""
-    compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
-    if compiler is None:
-        raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
-    return compiler

@@ -19,20 +19,22 @@ import hashlib
 import logging
 import os
 import platform
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lightgbm as lgb
 import numpy as np
 
-from serving.scoring.c_libraries import c_compiler, cached_library
 from training.model import LeadConversionModel
 
 log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]
 PROBE_ROWS = 2_000
+T = TypeVar("T")
+_COMPILERS = ("gcc", "clang", "cc")
 
 
 def tree_prediction(model: LeadConversionModel, cache_dir: Path | None) -> tuple[Predict, str]:
@@ -126,3 +128,27 @@ def _splits(trees: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         if "split_feature" in node:
             yield node
             stack.extend((node["left_child"], node["right_child"]))
+
+
+def cached_library(library: Path, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:
+    """``load(library)``, built first with ``build(path)`` when it is not there, or does not
+    load (a damaged file is built again rather than left to fail every start)."""
+    if library.is_file():
+        try:
+            return load(library)
+        except Exception as error:
+            log.warning("%s does not load (%s): building it again", library, error)
+            library.unlink(missing_ok=True)
+    library.parent.mkdir(parents=True, exist_ok=True)
+    building = library.with_name(f".{library.stem}.{os.getpid()}.{threading.get_ident()}.so")
+    build(building)
+    os.replace(building, library)  # whole or not at all, also for workers building alike
+    return load(library)
+
+
+def c_compiler() -> str:
+    """The first C compiler on the PATH (RuntimeError if there is none)."""
+    compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
+    if compiler is None:
+        raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
+    return compiler

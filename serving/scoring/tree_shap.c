@@ -18,6 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The hash of this file, set by setup.py when it builds the library at install time, so the
+   loader can tell a library built from another version of the source. */
+#ifdef LEADSCORE_SOURCE_SHA256
+const char leadscore_source_sha256[] = LEADSCORE_SOURCE_SHA256;
+#endif
+
 #define MAX_POINTS 64
 #define CATEGORICAL 1
 #define DEFAULT_LEFT 2

@@ -5,7 +5,7 @@ LightGBM's TreeSHAP costs leaves x depth^2 per tree and row: 0.6-0.8 ms a lead f
 76-tree MQL -> SQL model (leaves of depth up to 17), the largest single cost of scoring one lead
 with its reasons, and 0.6 s of a 1,000-lead batch that asks for reasons. ``tree_shap.c`` gets
 the same values in nodes x depth/2 (see its header for the method): one library for every
-model, built once per machine with the C compiler into the compiled trees' cache folder.
+model, built at install time (``setup.py``; ``serving.scoring.c_libraries`` loads it).
 
 Before it serves a model, its values on probe rows (``serving.scoring.compiled_trees.probe_rows``:
 every split threshold, the floats next to it, missing, every category a split names) must
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.scoring.c_libraries import compiled_c, declared
+from serving.scoring.c_libraries import declared, installed_or_none
 from serving.scoring.compiled_trees import probe_rows
 from training.model import LeadConversionModel
 
@@ -45,14 +45,10 @@ def tree_contributions(
     """``model.contribution_matrix`` (SHAP values, bias last) computed by ``tree_shap.c``
     where it proves equal, else LightGBM's; and which one it is ("compiled" or "lightgbm").
     ``cache_dir`` None: LightGBM, not tried."""
-    if cache_dir is None:
+    library = installed_or_none(_SOURCE, cache_dir is not None, _LOAD, "LightGBM explains")
+    if library is None:
         return model.contribution_matrix, "lightgbm"
-    try:
-        library = _library(Path(cache_dir))
-        trees = FlatTrees.of(model.booster_.dump_model(num_iteration=model.best_iteration_))
-    except Exception as error:  # no compiler, a build that fails: LightGBM explains
-        log.warning("compiling TreeSHAP failed, LightGBM explains: %s", error)
-        return model.contribution_matrix, "lightgbm"
+    trees = FlatTrees.of(model.booster_.dump_model(num_iteration=model.best_iteration_))
     n_features = model.booster_.num_feature()
     probe = probe_rows(model.booster_, PROBE_ROWS)
     expected = model.contribution_matrix(probe)
@@ -210,8 +206,3 @@ _LOAD = declared({
 
 def _pointer(array: np.ndarray) -> ctypes.c_void_p:
     return ctypes.c_void_p(array.ctypes.data)
-
-
-def _library(cache_dir: Path) -> ctypes.CDLL:
-    """``tree_shap.c`` built with the machine's C compiler, from the cache when it is there."""
-    return compiled_c(_SOURCE, cache_dir, _LOAD)

@@ -181,7 +181,9 @@ def test_mutated_bodies_are_read_as_pyarrow_reads_them_or_left_to_it(reader, lea
     assert 100 < read < 2_900  # both ways taken: read alike, and left to pyarrow
 
 
-def test_without_a_compiler_pyarrow_reads_every_batch(tmp_path, monkeypatch):
+def test_without_the_built_library_pyarrow_reads_every_batch(tmp_path, monkeypatch, caplog):
     assert json_batch_reader(None) is None  # compiled code switched off
-    monkeypatch.setattr(c_libraries.shutil, "which", lambda name: None)
+    monkeypatch.setattr(c_libraries, "library_path", lambda source: tmp_path / "missing.so")
     assert json_batch_reader(tmp_path) is None
+    assert "json_reader.c was not built at install time" in caplog.text
+    assert "pyarrow reads JSON batches: pip install ." in caplog.text

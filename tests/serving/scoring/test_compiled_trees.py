@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from serving.scoring import c_libraries, compiled_trees
+from serving.scoring import compiled_trees
 from serving.scoring.compiled_trees import probe_rows, tree_prediction
 
 
@@ -77,7 +77,7 @@ def test_a_library_deciding_one_split_differently_is_refused(model, tmp_path, mo
 def test_without_a_compiler_or_when_switched_off_lightgbm_predicts(
     model, registry, make_client, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(c_libraries.shutil, "which", lambda name: None)
+    monkeypatch.setattr(compiled_trees.shutil, "which", lambda name: None)
     predict, inference = tree_prediction(model, tmp_path / "empty")
     assert inference == "lightgbm" and predict == model.raw_probability
     assert tree_prediction(model, None)[1] == "lightgbm"

@@ -53,7 +53,7 @@ def test_every_kind_of_split_explains_as_lightgbm(params, tmp_path):
     trees = FlatTrees.of(booster.dump_model())
     depth_points = 2 if "max_depth" in params else 4  # depth // 2 + 1: depth 3, or 6 and more
     assert max(trees.tree_points) >= depth_points
-    library = tree_shap._library(tmp_path)
+    library = c_libraries.installed_library(tree_shap._SOURCE, tree_shap._LOAD)
     rng = np.random.default_rng(1)
     random_rows = rng.normal(size=(300, 6))
     random_rows[:, 0] = rng.integers(-2, 70, 300)  # unknown and negative categories too
@@ -72,11 +72,11 @@ def test_a_split_decided_differently_is_refused(model, tmp_path, monkeypatch):
     assert contributions == model.contribution_matrix
 
 
-def test_without_a_compiler_or_when_switched_off_lightgbm_explains(
+def test_without_the_built_library_or_when_switched_off_lightgbm_explains(
     model, registry, make_client, tmp_path, monkeypatch
 ):
     assert tree_contributions(model, None) == (model.contribution_matrix, "lightgbm")
-    monkeypatch.setattr(c_libraries.shutil, "which", lambda name: None)
+    monkeypatch.setattr(c_libraries, "library_path", lambda source: tmp_path / "missing.so")
     assert tree_contributions(model, tmp_path / "empty") == (model.contribution_matrix, "lightgbm")
     monkeypatch.undo()
     off = make_client(registry.model_copy(update={"compiled_trees": False}))
