@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.progress import Progress, counted
 from features.build import build_features
 from features.history import LeadHistory
 from training.model import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS
 from training.rules import HandSetRules, score_leads
+
+SCORE_CHUNK_ROWS = 50_000  # decision points scored at once in a batch (and between progress)
 
 
 @dataclass
@@ -41,8 +44,33 @@ class ScoringBundle:
         ``hand_set_points``, which a model starting from the rules reads)."""
         return self.model.predict_proba(features)[:, 1]  # the model reads its inputs by name
 
-    def score(self, points: pd.DataFrame, history: LeadHistory) -> pd.DataFrame:
-        """Probability and hand-set score of each decision point (``lead_id``, ``as_of``)."""
+    def score(
+        self,
+        points: pd.DataFrame,
+        history: LeadHistory,
+        *,
+        progress: Progress | None = None,
+        chunk_rows: int = SCORE_CHUNK_ROWS,
+    ) -> pd.DataFrame:
+        """Probability and hand-set score of each decision point (``lead_id``, ``as_of``).
+
+        A batch is scored ``chunk_rows`` points at a time (each point's row depends on its own
+        lead only, so the rows are the same as scored at once), reported to ``progress`` as
+        one counted step of leads."""
+        if len(points) <= chunk_rows and progress is None:
+            return self._score(points, history)
+        parts = []
+        total = len(points)
+        with counted(
+            progress, f"[{self.transition}] scoring {total:,} leads", total, "leads"
+        ) as step:
+            for start in range(0, total, chunk_rows):
+                parts.append(self._score(points.iloc[start : start + chunk_rows], history))
+                done = min(start + chunk_rows, total)
+                step(done, f"{done:,} scored")
+        return pd.concat(parts, ignore_index=True) if parts else self._score(points, history)
+
+    def _score(self, points: pd.DataFrame, history: LeadHistory) -> pd.DataFrame:
         features = build_features(points, history)
         rule_scores = score_leads(self.rules, points, history)
         features[HAND_SET_POINTS] = rule_scores.total.to_numpy()

@@ -3,6 +3,8 @@ the registered model servable from raw lead history, and the champion/challenger
 
 from __future__ import annotations
 
+import io
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ from mlflow import MlflowClient
 
 from features.build import TrainingSet
 from features.online import lead_histories_of
+from leadscore.progress import StderrProgress
 from training.profile import ATTRIBUTES, monitored_features
 from training.rules import score_leads
 from training.run import promotion_decision, train_transition
@@ -233,3 +236,21 @@ def test_too_few_conversions_serve_the_calibrated_rules_and_say_so(
     out = served.predict(flat_rows(payloads))
     expected = 1 / (1 + np.exp(-prior.logit(out["hand_set_points"].to_numpy())))
     np.testing.assert_allclose(out["probability"], expected, rtol=1e-12)
+
+
+def test_a_batch_is_scored_in_chunks_as_at_once_with_its_progress_counted(
+    first_run, training_sets, simulation
+):
+    bundle = load_bundle("mql_to_sql")
+    rows = training_sets["mql_to_sql"].frame.tail(25)
+    points = pd.DataFrame(
+        {"lead_id": rows["lead_id"].to_numpy(), "as_of": rows["decision_time"].to_numpy()}
+    )
+    out = io.StringIO()
+    display = StderrProgress(out, interactive=False)
+    chunked = bundle.score(points, simulation.history, progress=display, chunk_rows=10)
+    pd.testing.assert_frame_equal(chunked, bundle.score(points, simulation.history))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[mql_to_sql] scoring 25 leads: 0/25 leads"
+    assert lines[1:4] == [f"[mql_to_sql] scoring 25 leads: {n} scored" for n in (10, 20, 25)]
+    assert lines[4].startswith("[mql_to_sql] scoring 25 leads: 25/25 leads in ")

@@ -9,6 +9,7 @@ with the feature code, category levels, calibrator and rules loaded once per pro
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import mlflow.pyfunc
@@ -19,6 +20,7 @@ from mlflow.types import ColSpec, Schema
 from core.contract import LEADS_COLUMNS
 from features.history import LeadHistory
 
+log = logging.getLogger(__name__)
 LEAD_COLUMNS = [c.name for c in LEADS_COLUMNS]
 INPUT_COLUMNS = [*LEAD_COLUMNS, "touches", "stage_changes", "as_of"]
 
@@ -124,4 +126,5 @@ class LeadHistoryModel(mlflow.pyfunc.PythonModel):
         from features.online import lead_histories_of
 
         history, points = lead_histories_of(payloads_of(model_input))
-        return self.bundle.score(points, history)
+        # a large batch (``mlflow models predict``) says how far it is in the log
+        return self.bundle.score(points, history, progress=log.info if len(points) > 1 else None)
