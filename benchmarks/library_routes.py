@@ -25,7 +25,7 @@ ENV = "BENCH_LIBRARY_ROUTES"
 
 
 def _lightgbm_trees() -> None:
-    serving.scoring.loading.tree_prediction = lambda model, _cache: (
+    serving.scoring.loading.tree_prediction = lambda model, _cache, _library=None: (
         model.raw_probability,
         "lightgbm",
     )

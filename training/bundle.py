@@ -29,6 +29,8 @@ class ScoringBundle:
     feature_names: model inputs in order (a subset of the feature registry).
     metrics: test metrics at training time (model and baseline).
     trained_at: ISO timestamp of training; data_fingerprint: hash of the training set.
+    compiled_trees: the model's trees as a shared library (``training.compiled_trees``),
+        built at training so the API only loads it; None: LightGBM predicts.
     """
 
     transition: str
@@ -38,6 +40,7 @@ class ScoringBundle:
     metrics: dict = field(default_factory=dict)
     trained_at: str = ""
     data_fingerprint: str = ""
+    compiled_trees: bytes | None = field(default=None, repr=False)
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities for rows of already built features (and their

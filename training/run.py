@@ -24,6 +24,7 @@ from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
 from training import gate, plots, selection, tracking
 from training.bundle import ScoringBundle
+from training.compiled_trees import trees_library
 from training.evaluate import compare_with_baseline, evaluate_scores, flatten_metrics, oracle_auc
 from training.model import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS, monotone_signs
@@ -232,7 +233,7 @@ def train_transition(
             }
 
     task = f"[{transition}] explaining, logging and registering"
-    with counted(progress, task, 4, "stages") as step:
+    with counted(progress, task, 5, "stages") as step:
         step(0, "SHAP importance")
         shap = _mean_abs_shap(model, test[inputs], seed)
         step(1, "plots")
@@ -253,6 +254,8 @@ def train_transition(
                 calibration=plots.calibration_figure(y_test, curves),
                 gain_lift=plots.gain_lift_figure(y_test, ranked),
             )
+        step(2, "compiling the trees")
+        library, compiled = trees_library(model)
         bundle = ScoringBundle(
             transition=transition,
             model=model,
@@ -261,8 +264,9 @@ def train_transition(
             metrics=metrics,
             trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
             data_fingerprint=fingerprint(frame),
+            compiled_trees=library,
         )
-        step(2, "monitoring reference and the champion gate")
+        step(3, "monitoring reference and the champion gate")
         watched = monitored_features(model)
         reference = reference_profile(  # what `leadscore monitor` compares scored leads with
             transition=transition,
@@ -322,10 +326,10 @@ def train_transition(
             params["import.leaky_fields"] = _leaky_listing(import_report)
         if model.prior_ is not None:
             params.update({f"rules_prior.{k}": v for k, v in model.prior_.describe().items()})
-        tags = {"model_choice_reason": choice.reason}
+        tags = {"model_choice_reason": choice.reason, "compiled_trees": compiled}
         if why_not is not None:
             tags["floor"] = f"calibrated hand-set score only: {why_not}"
-        step(3, "logging to MLflow and registering")
+        step(4, "logging to MLflow and registering")
         run_id, version = tracking.log_training_run(
             bundle,
             run_name=f"{transition}-{bundle.trained_at}",
@@ -337,7 +341,7 @@ def train_transition(
             tags=tags,
         )
         tracking.promote(transition, version, run_id, decision)
-        step(4)
+        step(5)
     say(f"[{transition}] registered version {version}: {decision['reason']}")
     return TransitionResult(
         transition=transition,

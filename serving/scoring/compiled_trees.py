@@ -2,15 +2,17 @@
 
 LightGBM predicts by copying each row into a sparse vector and walking every tree node by node:
 for the demo's 76-tree model, 7 ms of a 1,000-lead batch, the largest single cost of scoring
-it. tl2cgen writes the trees out as C (one comparison per split) and the machine's C compiler
-builds a library of them: 2.6 ms for the same rows, equal to the last bit. Building takes a
-second or two for the demo's models (4.7 s for 300 trees), once per model: the library is kept
-in a cache folder under a hash of the model's text, so workers and restarts load it.
+it. The trees compiled by tl2cgen into a shared library predict the same rows in 2.6 ms, equal
+to the last bit. The library is built when the model is trained (``training.compiled_trees``)
+and ships in its bundle; here it is only loaded, never built: the serving host needs no C
+compiler. It is placed in a cache folder under the hash of its bytes, so workers, restarts and
+reloads load the file that is there.
 
 Before it serves, the library's probabilities on probe rows are compared with LightGBM's: rows
 whose values sit on, just below and just above every split threshold of the model, missing, and
-at every category a split names, so a split decided differently would show. Any difference, no
-C compiler, or a build that fails means LightGBM predicts instead, with a warning in the log.
+at every category a split names, so a split decided differently would show. Any difference, a
+model that carries no library (trained where no compiler was, or before libraries were
+shipped), or one that does not load means LightGBM predicts instead, with a line in the log.
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import platform
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -33,21 +33,26 @@ from training.model import LeadConversionModel
 log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]
 PROBE_ROWS = 2_000
-T = TypeVar("T")
-_COMPILERS = ("gcc", "clang", "cc")
 
 
-def tree_prediction(model: LeadConversionModel, cache_dir: Path | None) -> tuple[Predict, str]:
-    """``model.raw_probability`` as compiled trees where they prove equal, else LightGBM's; and
-    which one it is ("compiled" or "lightgbm"). ``cache_dir`` None: LightGBM, not tried."""
+def tree_prediction(
+    model: LeadConversionModel, cache_dir: Path | None, library: bytes | None = None
+) -> tuple[Predict, str]:
+    """``model.raw_probability`` as the compiled trees ``library`` (the bundle's) where they
+    prove equal, else LightGBM's; and which one it is ("compiled" or "lightgbm").
+    ``cache_dir`` None: LightGBM, not tried."""
     if cache_dir is None:
         return model.raw_probability, "lightgbm"
+    if library is None:
+        log.info(
+            "the model carries no compiled trees (trained where no C compiler was, or before "
+            "they shipped with it; leadscore train builds them): LightGBM predicts"
+        )
+        return model.raw_probability, "lightgbm"
     try:
-        # the trees model.raw_probability uses (its best iteration), as text
-        served = model.booster_.model_to_string(num_iteration=model.best_iteration_)
-        compiled = _compiled(served, Path(cache_dir))
-    except Exception as error:  # no compiler, tl2cgen missing or failing: LightGBM serves
-        log.warning("compiling the trees failed, LightGBM predicts: %s", error)
+        compiled = _loaded(placed(library, Path(cache_dir)))
+    except Exception as error:  # a library that does not load here: LightGBM serves
+        log.warning("the model's compiled trees do not load, LightGBM predicts: %s", error)
         return model.raw_probability, "lightgbm"
     probe = probe_rows(model.booster_, PROBE_ROWS)
     if not np.array_equal(compiled(probe), model.raw_probability(probe)):
@@ -56,29 +61,17 @@ def tree_prediction(model: LeadConversionModel, cache_dir: Path | None) -> tuple
     return compiled, "compiled"
 
 
-def _compiled(text: str, cache_dir: Path) -> Predict:
-    """The library of the trees in ``text`` (a LightGBM model) from the cache, built first if it
-    is not there (or does not load: a damaged file is built again rather than left to fail
-    every start)."""
-    import tl2cgen  # imported here: a server that does not compile never loads it
-    import treelite
-
-    stamp = f"{tl2cgen.__version__} {treelite.__version__} {platform.machine()}"
-    key = hashlib.sha256(f"{stamp}\n{text}".encode()).hexdigest()[:32]
-
-    def build(path: Path) -> None:
-        compiler = c_compiler()
-        booster = lgb.Booster(model_str=text)
-        log.info("compiling %d trees with %s", booster.num_trees(), compiler)
-        tl2cgen.export_lib(
-            treelite.frontend.from_lightgbm(booster),
-            toolchain=compiler,
-            libpath=str(path),
-            params={"parallel_comp": max(1, min(booster.num_trees(), os.cpu_count() or 1))},
-            nthread=os.cpu_count() or 1,
-        )
-
-    return cached_library(cache_dir / f"trees-{key}.so", build, _loaded)
+def placed(library: bytes, cache_dir: Path) -> Path:
+    """The file holding ``library`` in ``cache_dir`` (named by the hash of its bytes), written
+    whole when it is not there or differs (a damaged file is replaced, never loaded)."""
+    path = cache_dir / f"trees-{hashlib.sha256(library).hexdigest()[:32]}.so"
+    if path.is_file() and path.read_bytes() == library:
+        return path
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    writing = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.so")
+    writing.write_bytes(library)
+    os.replace(writing, path)  # whole or not at all, also for workers placing it alike
+    return path
 
 
 def _loaded(library: Path) -> Predict:
@@ -128,27 +121,3 @@ def _splits(trees: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         if "split_feature" in node:
             yield node
             stack.extend((node["left_child"], node["right_child"]))
-
-
-def cached_library(library: Path, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:
-    """``load(library)``, built first with ``build(path)`` when it is not there, or does not
-    load (a damaged file is built again rather than left to fail every start)."""
-    if library.is_file():
-        try:
-            return load(library)
-        except Exception as error:
-            log.warning("%s does not load (%s): building it again", library, error)
-            library.unlink(missing_ok=True)
-    library.parent.mkdir(parents=True, exist_ok=True)
-    building = library.with_name(f".{library.stem}.{os.getpid()}.{threading.get_ident()}.so")
-    build(building)
-    os.replace(building, library)  # whole or not at all, also for workers building alike
-    return load(library)
-
-
-def c_compiler() -> str:
-    """The first C compiler on the PATH (RuntimeError if there is none)."""
-    compiler = next((c for c in _COMPILERS if shutil.which(c)), None)
-    if compiler is None:
-        raise RuntimeError(f"no C compiler ({', '.join(_COMPILERS)}) on the PATH")
-    return compiler

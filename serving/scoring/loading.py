@@ -47,7 +47,9 @@ def _served(
     base_rate = bundle.metrics.get("model", {}).get("base_rate")
     if bundle.model.booster_ is None:  # the calibrated rules alone: no trees to compile
         trees_cache = None
-    predict, inference = tree_prediction(bundle.model, trees_cache)
+    predict, inference = tree_prediction(
+        bundle.model, trees_cache, getattr(bundle, "compiled_trees", None)
+    )
     contributions, explanation = tree_contributions(bundle.model, trees_cache)
     return ServedModel(
         transition=bundle.transition,

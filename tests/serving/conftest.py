@@ -20,6 +20,7 @@ from serving.api.app import create_app
 from serving.scoring.served import ServedModel
 from training import tracking
 from training.bundle import ScoringBundle
+from training.compiled_trees import trees_library
 from training.model import LeadConversionModel
 from training.rules import HandSetRules
 from training.split import time_split
@@ -50,6 +51,7 @@ def train_bundle(
         metrics={"model": {"base_rate": float(y.mean()), "rows": len(y), "roc_auc": 0.7}},
         trained_at="2026-01-01T00:00:00+00:00",
         data_fingerprint=f"test-{seed}",
+        compiled_trees=trees_library(model)[0],
     )
 
 

@@ -36,8 +36,8 @@ def test_a_missing_library_or_one_built_from_another_source_is_not_loaded(tmp_pa
 
 def test_starting_the_api_runs_no_compiler(registry, make_client, tmp_path, monkeypatch, caplog):
     """No C compiler on the PATH and any program started recorded: the API starts, loads both
-    C libraries, and starts no program (the models' trees, which tl2cgen would compile per
-    model, are predicted by LightGBM when there is no compiler)."""
+    C libraries and the models' compiled trees (built at training, shipped in the bundles),
+    and starts no program."""
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no cc, gcc or clang
     started: list[object] = []
 
@@ -51,6 +51,7 @@ def test_starting_the_api_runs_no_compiler(registry, make_client, tmp_path, monk
     client = make_client(registry)
     models = client.get("/v1/models").json()["models"]
     assert {m["explanation"] for m in models} == {"compiled"}  # tree_shap.c, loaded
+    assert {m["inference"] for m in models} == {"compiled"}  # the bundles' trees, loaded
     assert client.app.state.json_reader is not None  # json_reader.c, loaded
     assert "JSON batches read by compiled C" in caplog.text
     assert started == []

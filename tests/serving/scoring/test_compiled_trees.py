@@ -1,15 +1,26 @@
 """The API predicts with the models' trees compiled to machine code only where they predict
-exactly as LightGBM: built once per model, refused when a split decides differently, and
-LightGBM without a compiler or when switched off."""
+exactly as LightGBM: built when the model is trained and shipped in its bundle, only loaded by
+the API (placed in the cache once), refused when a split decides differently, and LightGBM
+when the model carries no library or when switched off."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
+import pytest
 
 from serving.scoring import compiled_trees
-from serving.scoring.compiled_trees import probe_rows, tree_prediction
+from serving.scoring.compiled_trees import placed, probe_rows, tree_prediction
+from training import compiled_trees as building
+from training.compiled_trees import compile_trees, served_trees, trees_library
+
+
+@pytest.fixture(scope="module")
+def library(bundles) -> bytes:
+    """The MQL -> SQL model's library, as its bundle ships it."""
+    assert bundles["mql_to_sql"].compiled_trees is not None
+    return bundles["mql_to_sql"].compiled_trees
 
 
 def test_served_trees_are_compiled_and_predict_as_lightgbm_to_the_bit(client, served_on_real_rows):
@@ -21,29 +32,26 @@ def test_served_trees_are_compiled_and_predict_as_lightgbm_to_the_bit(client, se
     assert {m["inference"] for m in listed} == {"compiled"}
 
 
-def test_the_library_is_built_once_per_model(model, tmp_path, monkeypatch):
-    predict, inference = tree_prediction(model, tmp_path)
-    assert inference == "compiled"
-    built = list(tmp_path.glob("trees-*.so"))
-    assert len(built) == 1
-
+def test_the_library_is_placed_once_and_loaded_never_built(model, library, tmp_path, monkeypatch):
     def no_build(*args, **kwargs):
-        raise AssertionError("built again")
+        raise AssertionError("the API built trees")
 
     monkeypatch.setattr("tl2cgen.export_lib", no_build)
-    again, inference = tree_prediction(model, tmp_path)
-    assert inference == "compiled" and list(tmp_path.glob("trees-*.so")) == built
+    predict, inference = tree_prediction(model, tmp_path, library)
+    assert inference == "compiled"
+    (path,) = tmp_path.glob("trees-*.so")
+    assert path.read_bytes() == library
+    again, inference = tree_prediction(model, tmp_path, library)
+    assert inference == "compiled" and list(tmp_path.glob("trees-*.so")) == [path]
     probe = probe_rows(model.booster_, 500)
     np.testing.assert_array_equal(again(probe), predict(probe))
 
 
-def test_a_damaged_library_in_the_cache_is_built_again(model, tmp_path):
-    tree_prediction(model, tmp_path)
-    (library,) = tmp_path.glob("trees-*.so")
-    library.write_bytes(b"not a library")
-    predict, inference = tree_prediction(model, tmp_path)
-    assert inference == "compiled"
-    assert library.stat().st_size > 1_000
+def test_a_damaged_library_in_the_cache_is_replaced_from_the_bundle(model, library, tmp_path):
+    path = placed(library, tmp_path)
+    path.write_bytes(b"not a library")
+    predict, inference = tree_prediction(model, tmp_path, library)
+    assert inference == "compiled" and path.read_bytes() == library
     probe = probe_rows(model.booster_, 500)
     np.testing.assert_array_equal(predict(probe), model.raw_probability(probe))
 
@@ -62,24 +70,27 @@ def _one_split_moved(text: str) -> str:
     return text.replace(tree, moved)
 
 
-def test_a_library_deciding_one_split_differently_is_refused(model, tmp_path, monkeypatch):
-    moved = _one_split_moved(model.booster_.model_to_string())
-    wrong = compiled_trees._compiled(moved, tmp_path)
+def test_a_library_deciding_one_split_differently_is_refused(model, tmp_path):
+    wrong = compile_trees(_one_split_moved(served_trees(model)), "cc")
     probe = probe_rows(model.booster_, 2_000)
-    assert not np.array_equal(wrong(probe), model.raw_probability(probe))  # the probe sees it
-
-    monkeypatch.setattr(compiled_trees, "_compiled", lambda text, cache_dir: wrong)
-    predict, inference = tree_prediction(model, tmp_path)
+    wrong_predict = compiled_trees._loaded(placed(wrong, tmp_path))
+    assert not np.array_equal(wrong_predict(probe), model.raw_probability(probe))  # seen
+    predict, inference = tree_prediction(model, tmp_path, wrong)
     assert inference == "lightgbm"
     np.testing.assert_array_equal(predict(probe), model.raw_probability(probe))
 
 
-def test_without_a_compiler_or_when_switched_off_lightgbm_predicts(
-    model, registry, make_client, tmp_path, monkeypatch
+def test_without_a_library_or_when_switched_off_lightgbm_predicts(
+    model, library, registry, make_client, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(compiled_trees.shutil, "which", lambda name: None)
-    predict, inference = tree_prediction(model, tmp_path / "empty")
+    predict, inference = tree_prediction(model, tmp_path / "empty", None)
     assert inference == "lightgbm" and predict == model.raw_probability
-    assert tree_prediction(model, None)[1] == "lightgbm"
+    assert tree_prediction(model, None, library)[1] == "lightgbm"
     off = make_client(registry.model_copy(update={"compiled_trees": False}))
     assert {m["inference"] for m in off.get("/v1/models").json()["models"]} == {"lightgbm"}
+
+
+def test_training_without_a_compiler_ships_no_library_and_says_why(model, monkeypatch):
+    monkeypatch.setattr(building.shutil, "which", lambda name: None)
+    library, said = trees_library(model)
+    assert library is None and said.startswith("no C compiler (gcc, clang, cc) on the PATH")

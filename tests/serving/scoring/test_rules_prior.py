@@ -16,6 +16,7 @@ from features.definitions import FEATURE_NAMES
 from serving.scoring.scorer import probability
 from tests.serving.conftest import SMALL_MODEL, request_of
 from training.bundle import ScoringBundle
+from training.compiled_trees import trees_library
 from training.model import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS
 from training.rules import score_leads
@@ -54,6 +55,7 @@ def prior_bundles(training_sets, hand_set_rules, simulation) -> dict[str, Scorin
             metrics={"model": {"base_rate": 0.3}},
             trained_at="2026-01-01T00:00:00+00:00",
             data_fingerprint="prior-test",
+            compiled_trees=trees_library(model)[0],
         )
         for transition, model in (("mql_to_sql", on_rules), ("sql_to_won", alone))
     }
