@@ -12,9 +12,11 @@ compiler or a failed build here means no library, and LightGBM predicts there.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import lightgbm as lgb
@@ -38,7 +40,8 @@ def compile_trees(text: str, compiler: str) -> bytes:
     import treelite
 
     booster = lgb.Booster(model_str=text)
-    with tempfile.TemporaryDirectory() as folder:
+    chatter = io.StringIO()  # tl2cgen prints its log lines: stdout is for a command's results
+    with tempfile.TemporaryDirectory() as folder, redirect_stdout(chatter):
         library = Path(folder) / "trees.so"
         tl2cgen.export_lib(
             treelite.frontend.from_lightgbm(booster),
