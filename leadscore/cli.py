@@ -275,6 +275,7 @@ def train(
             min_positives=settings.min_positives,
             prior=settings.rules_prior,
             monotone=settings.rules_prior_monotone,
+            horizons_days=settings.horizons_days,
         )
         for training_set in sets.values()
     ]

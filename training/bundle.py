@@ -1,6 +1,7 @@
 """What a trained transition ships with, versioned together: the model (with its category
 levels and calibrator), the hand-set rules it was compared against, the feature names and the
-test metrics. The MLflow model, the API and the notebooks all score through ``score``.
+test metrics, and the hazard model that says when (``timing``). The MLflow model, the API and
+the notebooks all score through ``score``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from features.history import LeadHistory
 from training.model import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS
 from training.rules import HandSetRules, score_leads
+from training.timing.hazard import HazardModel
+
+
+def within_column(days: int) -> str:
+    """The output column of P(converting within ``days``): ``within_90d``."""
+    return f"within_{days}d"
 
 
 @dataclass
@@ -26,6 +33,8 @@ class ScoringBundle:
     feature_names: model inputs in order (a subset of the feature registry).
     metrics: test metrics at training time (model and baseline).
     trained_at: ISO timestamp of training; data_fingerprint: hash of the training set.
+    timing: the hazard model giving P(converting within each horizon), or None (bundles
+        trained before it existed).
     """
 
     transition: str
@@ -35,6 +44,7 @@ class ScoringBundle:
     metrics: dict = field(default_factory=dict)
     trained_at: str = ""
     data_fingerprint: str = ""
+    timing: HazardModel | None = None
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities for rows of already built features (and their
@@ -46,7 +56,7 @@ class ScoringBundle:
         features = build_features(points, history)
         rule_scores = score_leads(self.rules, points, history)
         features[HAND_SET_POINTS] = rule_scores.total.to_numpy()
-        return pd.DataFrame(
+        scores = pd.DataFrame(
             {
                 "lead_id": points["lead_id"].to_numpy(),
                 "probability": self.score_features(features),
@@ -54,3 +64,8 @@ class ScoringBundle:
                 "passes_threshold": rule_scores.passes_threshold.to_numpy(),
             }
         )
+        if self.timing is not None:  # P(within each horizon of as_of), as the API gives it
+            within = self.timing.within(features)
+            for j, days in enumerate(self.timing.horizons_days):
+                scores[within_column(days)] = within[:, j]
+        return scores

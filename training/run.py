@@ -39,6 +39,8 @@ from training.split import (
     require_outcomes,
     time_split,
 )
+from training.timing.fit import fit_for_split
+from training.timing.judge import judge_on_test
 from training.tracking.pyfunc import example_payloads, flat_rows
 
 Progress = Callable[[str], None]
@@ -161,11 +163,15 @@ def train_transition(
     min_positives: int = MIN_POSITIVES,
     prior: PriorMode = "auto",
     monotone: bool = False,
+    horizons_days: tuple[int, ...] = (30, 60, 90),
 ) -> TransitionResult:
     """Fit, evaluate, log, register and gate the model of one transition.
 
     ``prior``: whether the model starts from the hand-set rules ("auto": chosen on the
     validation rows, ``training.selection``); ``monotone``: keep the rules' signs in the trees.
+    ``horizons_days``: the hazard model shipped beside it answers P(converting within each);
+    it learns from the train and validation rows as known when the test period starts (the
+    newest still open), and is judged on the test rows (``training.timing``).
     Below ``min_positives`` converted rows (``training.split.floor_reason``) no model is
     learned: the hand-set score, calibrated, is served, and the run says so. ``import_report``:
     the report of the CRM import the history came from; its leaky fields and leak risks are
@@ -225,12 +231,37 @@ def train_transition(
                 "gap": oracle_auc(y_test, true_p) - metrics["model"]["roc_auc"],
             }
 
+    say(f"[{transition}] timing: weekly hazard for {', '.join(map(str, horizons_days))} days ...")
+    timing = fit_for_split(
+        [train, validation],
+        history,
+        transition,
+        inputs,
+        validation_from=split.boundaries[0],
+        test_from=split.boundaries[1],
+        horizons_days=horizons_days,
+        seed=seed,
+    )
+    metrics["timing"], timing_figure = judge_on_test(
+        timing,
+        test,
+        inputs,
+        history,
+        transition,
+        data_end=pd.Timestamp(training_set.manifest["data_end"]),
+        classifier=p_test,
+        classifier_horizon=int(training_set.manifest.get("horizon_days") or 0),
+        truth=truth,
+    )
+    say(f"[{transition}] timing: {_brier_line(metrics['timing'])}")
+
     say(f"[{transition}] plots and SHAP importance ...")
     shap = _mean_abs_shap(model, test[inputs], seed)
     names = {"with_rules": "LightGBM on your rules", "plain": "LightGBM"}
     curves = {names[name]: p for name, p in probabilities.items()}
     ranked = {**curves, "hand-set points": baseline.total.to_numpy()}
     figures = {
+        "timing": timing_figure,
         "importance": plots.importance_figure(
             list(model.feature_names_in_),
             model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
@@ -252,6 +283,7 @@ def train_transition(
         metrics=metrics,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         data_fingerprint=fingerprint(frame),
+        timing=timing,
     )
     watched = monitored_features(model)
     reference = reference_profile(  # what `leadscore monitor` compares scored leads with
@@ -292,6 +324,7 @@ def train_transition(
         "rules_prior": "floor" if why_not else prior,
         "rules_prior.monotone": monotone,
         "min_positives": min_positives,
+        **{f"timing.{k}": v for k, v in timing.describe().items()},
         **{f"split.{k}": v for k, v in split.describe().items()},
         **{
             f"model.{k}": v
@@ -339,6 +372,17 @@ def train_transition(
             "with_rules_trees": getattr(choice.with_rules, "best_iteration_", None),
         },
     )
+
+
+def _brier_line(brier: dict) -> str:
+    """The test Brier scores per horizon in one line (lower is better)."""
+    parts = []
+    for days, entry in brier.items():
+        scores = ", ".join(
+            f"{name} {entry[name]:.4f}" for name in ("hazard", "classifier", "oracle") if name in entry
+        )
+        parts.append(f"{days} days: {scores or 'no test rows'}")
+    return "Brier " + "; ".join(parts)
 
 
 def _leaky_listing(import_report: dict, limit: int = 1_000) -> str:
