@@ -266,7 +266,7 @@ def train_transition(
             list(model.feature_names_in_),
             model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
             shap.reindex(model.feature_names_in_).to_numpy(),
-        )
+        ),
     }
     if 0 < y_test.sum() < y_test.size:  # the curves need both outcomes among the test rows
         figures.update(
@@ -379,7 +379,9 @@ def _brier_line(brier: dict) -> str:
     parts = []
     for days, entry in brier.items():
         scores = ", ".join(
-            f"{name} {entry[name]:.4f}" for name in ("hazard", "classifier", "oracle") if name in entry
+            f"{name} {entry[name]:.4f}"
+            for name in ("hazard", "classifier", "oracle")
+            if name in entry
         )
         parts.append(f"{days} days: {scores or 'no test rows'}")
     return "Brier " + "; ".join(parts)

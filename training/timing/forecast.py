@@ -96,13 +96,16 @@ def expected_counts(
 
 
 def actual_counts(
-    history: LeadHistory, transition: str, open_leads: pd.DataFrame, as_of: pd.Timestamp,
+    history: LeadHistory,
+    transition: str,
+    open_leads: pd.DataFrame,
+    as_of: pd.Timestamp,
     periods: list[Period],
 ) -> list[int]:
     """What happened (for a backtest on a history that goes on past ``as_of``): conversions of
     ``open_leads`` inside each period."""
     later = follow_up(history, transition, data_end=pd.Timestamp.max)
     later = later[later["lead_id"].isin(open_leads["lead_id"])]
-    at = (later["as_of"] + pd.to_timedelta(later["converted_days"], unit="D") - as_of)
+    at = later["as_of"] + pd.to_timedelta(later["converted_days"], unit="D") - as_of
     days = (at.dt.total_seconds() / 86_400).to_numpy()
     return [int(((days > p.start_days) & (days <= p.end_days)).sum()) for p in periods]

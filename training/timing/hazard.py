@@ -51,12 +51,12 @@ class HazardModel:
         self,
         horizons_days: Sequence[int] = (30, 60, 90),
         *,
-        n_estimators: int = 400,
-        learning_rate: float = 0.08,
-        num_leaves: int = 31,
-        min_child_samples: int = 100,
-        feature_fraction: float = 0.5,
-        lambda_l2: float = 1.0,
+        n_estimators: int = 600,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 1000,  # person-periods: ~13 rows per lead share its features
+        feature_fraction: float = 0.8,
+        lambda_l2: float = 10.0,
         early_stopping_rounds: int = 40,
         random_state: int = 0,
     ) -> None:
@@ -119,7 +119,10 @@ class HazardModel:
                 valid_sets = [lgb.Dataset(valid, v_label, reference=data)]
                 callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         self.booster_ = lgb.train(
-            params, data, num_boost_round=self.n_estimators, valid_sets=valid_sets,
+            params,
+            data,
+            num_boost_round=self.n_estimators,
+            valid_sets=valid_sets,
             callbacks=callbacks,
         )
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()

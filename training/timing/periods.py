@@ -34,9 +34,7 @@ def person_periods(
     ``observed_days``: days from the decision time to the end of observation."""
     converted = np.asarray(converted_days, dtype=np.float64)
     observed = np.asarray(observed_days, dtype=np.float64)
-    event_week = np.where(
-        np.isnan(converted), np.inf, np.floor(converted / DAYS_PER_PERIOD)
-    )
+    event_week = np.where(np.isnan(converted), np.inf, np.floor(converted / DAYS_PER_PERIOD))
     full_weeks = np.floor(np.maximum(observed, 0) / DAYS_PER_PERIOD)
     last = np.minimum(np.minimum(event_week, full_weeks - 1), weeks - 1)
     count = np.maximum(last + 1, 0).astype(np.int64)
