@@ -29,6 +29,7 @@ import numpy as np
 
 from serving.scoring.c_libraries import c_compiler, cached_library
 from training.model import LeadConversionModel
+from training.timing.hazard import HazardModel
 
 log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -51,6 +52,25 @@ def tree_prediction(model: LeadConversionModel, cache_dir: Path | None) -> tuple
     if not np.array_equal(compiled(probe), model.raw_probability(probe)):
         log.warning("the compiled trees disagree with LightGBM on probe rows: LightGBM predicts")
         return model.raw_probability, "lightgbm"
+    return compiled, "compiled"
+
+
+def hazard_prediction(timing: HazardModel, cache_dir: Path | None) -> tuple[Predict, str]:
+    """``timing.tree_probability`` (its trees, one pass per lead) as compiled trees where they
+    prove equal on probe rows, else LightGBM's; and which one it is. Each lead asks the trees
+    once, as for the classifier."""
+    if cache_dir is None or timing.booster_ is None:
+        return timing.tree_probability, "lightgbm"
+    try:
+        served = timing.booster_.model_to_string(num_iteration=timing.best_iteration_)
+        compiled = _compiled(served, Path(cache_dir))
+    except Exception as error:  # no compiler, tl2cgen missing or failing: LightGBM serves
+        log.warning("compiling the timing trees failed, LightGBM predicts: %s", error)
+        return timing.tree_probability, "lightgbm"
+    probe = probe_rows(timing.booster_, PROBE_ROWS)
+    if not np.array_equal(compiled(probe), timing.tree_probability(probe)):
+        log.warning("the compiled timing trees disagree with LightGBM on probe rows: LightGBM")
+        return timing.tree_probability, "lightgbm"
     return compiled, "compiled"
 
 

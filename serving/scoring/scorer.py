@@ -304,7 +304,7 @@ def _transition_scores(
         if scored.any():
             inputs = {**features, HAND_SET_POINTS: hand_set_points}
             within[scored] = timing.within_matrix(
-                timing.encode_columns(inputs, len(states))[scored]
+                timing.encode_columns(inputs, len(states))[scored], served.timing_prediction
             )
     explained: dict[int, tuple[list[dict], list[dict]]] = {}
     explain = np.flatnonzero(scored & wants_reasons)

@@ -28,7 +28,7 @@ def store(tmp_path_factory, training_sets, hand_set_rules, simulation) -> Path:
     before = mlflow.get_tracking_uri()
     try:
         tracking.configure(f"sqlite:///{folder / 'mlflow.db'}", folder / "mlartifacts", EXPERIMENT)
-        for transition, training_set in training_sets.items():
+        for training_set in training_sets.values():
             bundle = train_bundle(training_set, hand_set_rules, history=simulation.history)
             register(bundle, simulation.history, training_set.frame.tail(2))
     finally:
