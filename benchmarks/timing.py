@@ -13,7 +13,7 @@ probabilities and timing known):
 Prints both tables (and the won deals of open SQLs, for information), plots them, and logs a
 run to MLflow (experiment ``timing``, a store in ``benchmarks/out/timing/``).
 
-    python benchmarks/timing.py [--leads 100000] [--seed 7] [--cut-offs 2025-03-01,...]
+    python benchmarks/timing.py [--leads 200000] [--seed 7] [--cut-offs 2025-03-01,...]
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def backtest_at(sim, transition: str, cut_off: pd.Timestamp, rules, seed: int) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cut-offs", default="2025-03-01,2025-06-01,2025-09-01")
     parser.add_argument("--brier-cut-off", default="2025-06-01")
