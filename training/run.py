@@ -40,7 +40,7 @@ from training.split import (
     time_split,
 )
 from training.timing.fit import fit_for_split
-from training.timing.judge import judge_on_test
+from training.timing.judge import brier_line, judge_on_test
 from training.tracking.pyfunc import example_payloads, flat_rows
 
 Progress = Callable[[str], None]
@@ -253,7 +253,7 @@ def train_transition(
         classifier_horizon=int(training_set.manifest.get("horizon_days") or 0),
         truth=truth,
     )
-    say(f"[{transition}] timing: {_brier_line(metrics['timing'])}")
+    say(f"[{transition}] timing: {brier_line(metrics['timing'])}")
 
     say(f"[{transition}] plots and SHAP importance ...")
     shap = _mean_abs_shap(model, test[inputs], seed)
@@ -372,19 +372,6 @@ def train_transition(
             "with_rules_trees": getattr(choice.with_rules, "best_iteration_", None),
         },
     )
-
-
-def _brier_line(brier: dict) -> str:
-    """The test Brier scores per horizon in one line (lower is better)."""
-    parts = []
-    for days, entry in brier.items():
-        scores = ", ".join(
-            f"{name} {entry[name]:.4f}"
-            for name in ("hazard", "classifier", "oracle")
-            if name in entry
-        )
-        parts.append(f"{days} days: {scores or 'no test rows'}")
-    return "Brier " + "; ".join(parts)
 
 
 def _leaky_listing(import_report: dict, limit: int = 1_000) -> str:

@@ -73,3 +73,13 @@ def judge_on_test(
         "observed": observed_share,
     }
     return brier, brier_figure(brier, curves, days)
+
+
+def brier_line(brier: dict) -> str:
+    """The test Brier scores per horizon in one line, as a training run prints them."""
+    parts = []
+    for days, entry in brier.items():
+        named = [name for name in ("hazard", "classifier", "oracle") if name in entry]
+        scores = ", ".join(f"{name} {entry[name]:.4f}" for name in named)
+        parts.append(f"{days} days: {scores or 'no test rows'}")
+    return "Brier (lower is better) " + "; ".join(parts)
