@@ -18,6 +18,9 @@ _NAMES = {
 }
 
 
+_TARGETS = {"mql_to_sql": "SQLs", "sql_to_won": "won deals"}
+
+
 def brier_figure(
     brier: Mapping[str, Mapping[str, float | int]],
     cumulative: Mapping[str, Sequence[float]] | None = None,
@@ -69,7 +72,7 @@ def forecast_figure(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> 
             axis.plot(x, weeks["actual"], "o", color="tab:red", label="actual")
         axis.set_xticks(x, [p.removeprefix("week of ") for p in weeks["period"]], rotation=60)
         axis.set_title(f"{transition}: open leads at {pd.Timestamp(as_of):%Y-%m-%d}")
-        axis.set_ylabel("conversions per week")
+        axis.set_ylabel(f"{_TARGETS.get(transition, 'conversions')} per week")
         axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
