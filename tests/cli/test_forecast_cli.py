@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -21,18 +23,35 @@ pytestmark = pytest.mark.slow
 EXPERIMENT = "leadscore"
 
 
+@contextmanager
+def store_at(folder: Path) -> Iterator[None]:
+    """MLflow pointed at ``folder``'s store inside the block only: tracking and registry URIs,
+    and the environment variables MLflow sets for them (a later ``tracking.configure`` would
+    follow those), as they were before."""
+    variables = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    environment = {name: os.environ.pop(name, None) for name in variables}
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    try:
+        tracking.configure(f"sqlite:///{folder / 'mlflow.db'}", folder / "mlartifacts", EXPERIMENT)
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, training_sets, hand_set_rules, simulation) -> Path:
     """A working directory whose default SQLite store holds both champions with timing."""
     folder = tmp_path_factory.mktemp("forecast")
-    before = mlflow.get_tracking_uri()
-    try:
-        tracking.configure(f"sqlite:///{folder / 'mlflow.db'}", folder / "mlartifacts", EXPERIMENT)
+    with store_at(folder):
         for training_set in training_sets.values():
             bundle = train_bundle(training_set, hand_set_rules, history=simulation.history)
             register(bundle, simulation.history, training_set.frame.tail(2))
-    finally:
-        mlflow.set_tracking_uri(before)
     return folder
 
 
@@ -61,9 +80,9 @@ def test_forecast_prints_expected_counts_writes_the_plot_and_logs_a_run(store, s
     assert 0 <= low <= expected <= high
     assert (store / "fc" / "forecast.png").stat().st_size > 10_000
     assert (store / "fc" / "forecast.csv").read_text().count("next 30 days") == 2
-    mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
-    runs = MlflowClient().search_runs(
-        [mlflow.get_experiment_by_name(EXPERIMENT).experiment_id], "tags.job = 'forecast'"
+    client = MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    runs = client.search_runs(
+        [client.get_experiment_by_name(EXPERIMENT).experiment_id], "tags.job = 'forecast'"
     )
     assert len(runs) == 1
     logged = runs[0].data
@@ -88,10 +107,7 @@ def test_a_date_that_cannot_be_read_or_lies_outside_the_data_is_one_line(
 
 
 def test_no_champion_is_one_line(tmp_path, simulation_dir):
-    before = mlflow.get_tracking_uri()
-    try:  # a store with no model in it (made here: MLflow logs its making on stderr)
-        tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "art", EXPERIMENT)
-    finally:
-        mlflow.set_tracking_uri(before)
+    with store_at(tmp_path):  # a store with no model (made here: MLflow logs its making)
+        pass
     result = run(tmp_path, "--as-of", "2025-06-01", "--data", str(simulation_dir))
     assert_one_line_error(result, "no champion leadscore-mql-to-sql", "leadscore train")
