@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     seed: seed of every random step (simulation, splits, models) unless overridden.
     horizon_days: a transition counts as converted when it happens within this many days of
         the decision time; rows whose horizon had not elapsed when the data ends are censored.
+    horizons_days: the horizons of "P(converting within N days)" the hazard model answers and
+        the API returns (``LEADSCORE_HORIZONS_DAYS=30,60,90``); ascending, distinct.
     mlflow_tracking_uri: tracking and registry store; ``MLFLOW_TRACKING_URI`` wins when set.
     mlflow_artifacts_dir: where run artifacts go with the embedded SQLite store.
     experiment: MLflow experiment of training runs.
@@ -65,6 +67,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     seed: int = 7
     horizon_days: int = Field(default=90, ge=1, le=3650)
+    horizons_days: Annotated[tuple[int, ...], NoDecode] = (30, 60, 90)
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     mlflow_artifacts_dir: Path = Path("mlartifacts")
     experiment: str = "leadscore"
@@ -88,6 +91,23 @@ class Settings(BaseSettings):
     outcome_days_mql_to_sql: int | None = Field(default=None, ge=1, le=3650)
     outcome_days_sql_to_won: int | None = Field(default=None, ge=1, le=3650)
     sales_capacity_per_week: float | None = Field(default=None, gt=0)
+
+    @field_validator("horizons_days", mode="before")
+    @classmethod
+    def _horizons(cls, value: object) -> tuple[int, ...]:
+        # "30,60,90" as people write it; each a whole number of days, 1 to 3650
+        items = value.split(",") if isinstance(value, str) else value
+        try:
+            days = tuple(int(str(item).strip()) for item in items)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"LEADSCORE_HORIZONS_DAYS: {value!r} is not a comma-separated list of days"
+            ) from None
+        if not days or any(not 1 <= d <= 3650 for d in days):
+            raise ValueError(f"LEADSCORE_HORIZONS_DAYS: {value!r}: each must be 1 to 3650 days")
+        if len(set(days)) != len(days):
+            raise ValueError(f"LEADSCORE_HORIZONS_DAYS: {value!r} repeats a horizon")
+        return tuple(sorted(days))
 
     @field_validator("api_key")
     @classmethod

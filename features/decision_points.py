@@ -88,3 +88,34 @@ def decision_points(
         censored=int(is_censored.sum()),
         censored_converted=int((is_censored & has_converted).sum()),
     )
+
+
+def follow_up(history: LeadHistory, transition: str, *, data_end: pd.Timestamp) -> pd.DataFrame:
+    """Every decision point of ``transition`` before ``data_end``, censored ones included, with
+    what is known of its timing: the censoring-aware counterpart of ``decision_points``.
+
+    Columns: lead_id, as_of (the decision time), converted_days (days from as_of to the target,
+    NaN when not reached before ``data_end``), observed_days (days from as_of to ``data_end``:
+    how long the lead was watched). A target reached before the decision time counts as never
+    reached, as in ``decision_points``. Only stage entries before ``data_end`` are read, so a
+    history cut at an earlier date gives what was known then.
+    """
+    entry_stage, target_stage = TRANSITIONS[transition]
+    target_rank = STAGE_RANK[target_stage]
+    reached = [s for s, r in STAGE_RANK.items() if r >= target_rank and s != "lost"]
+    seen = history.stage_changes[history.stage_changes["changed_at"] < data_end]
+    entered = _first_entry(seen, [entry_stage])
+    converted_at = _first_entry(seen, reached).reindex(entered.index)
+    as_of = entered.to_numpy(dtype="datetime64[ns]")
+    delay_days = (as_ns(converted_at) - as_ns(as_of)) / NS_PER_DAY
+    delay_days = np.where(converted_at.notna().to_numpy() & (delay_days >= 0), delay_days, np.nan)
+    end_ns = pd.Timestamp(data_end).value
+    rows = pd.DataFrame(
+        {
+            "lead_id": entered.index.to_numpy(),
+            "as_of": as_of,
+            "converted_days": delay_days.astype(np.float64),
+            "observed_days": ((end_ns - as_ns(as_of)) / NS_PER_DAY).astype(np.float64),
+        }
+    )
+    return rows.sort_values(["as_of", "lead_id"], kind="stable", ignore_index=True)

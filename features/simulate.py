@@ -35,7 +35,7 @@ from core.progress import Progress, Step, counted
 from features.history import LeadHistory
 from features.simulation import params as sp
 from features.simulation.codes import DAY
-from features.simulation.decisions import delay, mql_times, true_probability
+from features.simulation.decisions import delay, mql_times, true_probability, true_within
 from features.simulation.drift import Drift, shift_probability, shift_sources, shown_leads
 from features.simulation.frames import leads_frame, stages_frame, touches_frame, truth_frame
 from features.simulation.leads import draw_intent, draw_leads
@@ -48,7 +48,7 @@ from features.simulation.touches import (
     organic_touches,
 )
 
-__all__ = ["Simulation", "roc_auc", "simulate"]
+__all__ = ["Simulation", "roc_auc", "simulate", "true_within"]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """What a trained transition ships with, versioned together: the model (with its category
 levels and calibrator), the hand-set rules it was compared against, the feature names and the
-test metrics. The MLflow model, the API and the notebooks all score through ``score``.
+test metrics, and the hazard model that says when (``timing``). The MLflow model, the API and
+the notebooks all score through ``score``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from features.history import LeadHistory
 from training.model import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS
 from training.rules import HandSetRules, score_leads
+from training.timing.hazard import HazardModel
+
+
+def within_column(days: int) -> str:
+    """The output column of P(converting within ``days``): ``within_90d``."""
+    return f"within_{days}d"
+
 
 SCORE_CHUNK_ROWS = 50_000  # decision points scored at once in a batch (and between progress)
 
@@ -31,6 +39,8 @@ class ScoringBundle:
     trained_at: ISO timestamp of training; data_fingerprint: hash of the training set.
     compiled_trees: the model's trees as a shared library (``training.compiled_trees``),
         built at training so the API only loads it; None: LightGBM predicts.
+    timing: the hazard model giving P(converting within each horizon), or None (bundles
+        trained before it existed).
     """
 
     transition: str
@@ -41,6 +51,7 @@ class ScoringBundle:
     trained_at: str = ""
     data_fingerprint: str = ""
     compiled_trees: bytes | None = field(default=None, repr=False)
+    timing: HazardModel | None = None
 
     def score_features(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities for rows of already built features (and their
@@ -77,7 +88,7 @@ class ScoringBundle:
         features = build_features(points, history)
         rule_scores = score_leads(self.rules, points, history)
         features[HAND_SET_POINTS] = rule_scores.total.to_numpy()
-        return pd.DataFrame(
+        scores = pd.DataFrame(
             {
                 "lead_id": points["lead_id"].to_numpy(),
                 "probability": self.score_features(features),
@@ -85,3 +96,8 @@ class ScoringBundle:
                 "passes_threshold": rule_scores.passes_threshold.to_numpy(),
             }
         )
+        if self.timing is not None:  # P(within each horizon of as_of), as the API gives it
+            within = self.timing.within(features)
+            for j, days in enumerate(self.timing.horizons_days):
+                scores[within_column(days)] = within[:, j]
+        return scores

@@ -40,6 +40,8 @@ from training.split import (
     require_outcomes,
     time_split,
 )
+from training.timing.fit import fit_for_split
+from training.timing.judge import brier_line, judge_on_test
 from training.tracking.pyfunc import example_payloads, flat_rows
 
 SHAP_SAMPLE_ROWS = 5_000
@@ -164,11 +166,15 @@ def train_transition(
     min_positives: int = MIN_POSITIVES,
     prior: PriorMode = "auto",
     monotone: bool = False,
+    horizons_days: tuple[int, ...] = (30, 60, 90),
 ) -> TransitionResult:
     """Fit, evaluate, log, register and gate the model of one transition.
 
     ``prior``: whether the model starts from the hand-set rules ("auto": chosen on the
     validation rows, ``training.selection``); ``monotone``: keep the rules' signs in the trees.
+    ``horizons_days``: the hazard model shipped beside it answers P(converting within each);
+    it learns from the train and validation rows as known when the test period starts (the
+    newest still open), and is judged on the test rows (``training.timing``).
     Below ``min_positives`` converted rows (``training.split.floor_reason``) no model is
     learned: the hand-set score, calibrated, is served, and the run says so. ``import_report``:
     the report of the CRM import the history came from; its leaky fields and leak risks are
@@ -232,6 +238,30 @@ def train_transition(
                 "gap": oracle_auc(y_test, true_p) - metrics["model"]["roc_auc"],
             }
 
+    say(f"[{transition}] timing: weekly hazard for {', '.join(map(str, horizons_days))} days ...")
+    timing = fit_for_split(
+        [train, validation],
+        history,
+        transition,
+        inputs,
+        validation_from=split.boundaries[0],
+        test_from=split.boundaries[1],
+        horizons_days=horizons_days,
+        seed=seed,
+    )
+    metrics["timing"], timing_figure = judge_on_test(
+        timing,
+        test,
+        inputs,
+        history,
+        transition,
+        data_end=pd.Timestamp(training_set.manifest["data_end"]),
+        classifier=p_test,
+        classifier_horizon=int(training_set.manifest.get("horizon_days") or 0),
+        truth=truth,
+    )
+    say(f"[{transition}] timing: {brier_line(metrics['timing'])}")
+
     task = f"[{transition}] explaining, logging and registering"
     with counted(progress, task, 5, "stages") as step:
         step(0, "SHAP importance")
@@ -241,11 +271,12 @@ def train_transition(
         curves = {names[name]: p for name, p in probabilities.items()}
         ranked = {**curves, "hand-set points": baseline.total.to_numpy()}
         figures = {
+            "timing": timing_figure,
             "importance": plots.importance_figure(
                 list(model.feature_names_in_),
                 model.gain_importance().reindex(model.feature_names_in_).to_numpy(),
                 shap.reindex(model.feature_names_in_).to_numpy(),
-            )
+            ),
         }
         if 0 < y_test.sum() < y_test.size:  # the curves need both outcomes among the test rows
             figures.update(
@@ -265,6 +296,7 @@ def train_transition(
             trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
             data_fingerprint=fingerprint(frame),
             compiled_trees=library,
+            timing=timing,
         )
         step(3, "monitoring reference and the champion gate")
         watched = monitored_features(model)
@@ -307,6 +339,7 @@ def train_transition(
             "rules_prior": "floor" if why_not else prior,
             "rules_prior.monotone": monotone,
             "min_positives": min_positives,
+            **{f"timing.{k}": v for k, v in timing.describe().items()},
             **{f"split.{k}": v for k, v in split.describe().items()},
             **{
                 f"model.{k}": v

@@ -22,6 +22,28 @@ def delay(rng: np.random.Generator, n: int, stage: str) -> np.ndarray:
     return (days * DAY).astype(np.int64)
 
 
+TARGET_STAGE = {"mql_to_sql": "sql", "sql_to_won": "won"}
+
+
+def delay_cdf(stage: str, days: float) -> float:
+    """P(the delay ``delay`` draws for ``stage`` is at most ``days``): the clipped gamma(2, scale)
+    in closed form, so the oracle needs no sampling."""
+    scale_days, min_days = sp.STAGE_DELAY_DAYS[stage]
+    if days < min_days:
+        return 0.0
+    if days >= sp.HORIZON_DAYS - 2:
+        return 1.0
+    x = days / scale_days
+    return float(1.0 - np.exp(-x) * (1.0 + x))
+
+
+def true_within(transition: str, probability: np.ndarray, days: float) -> np.ndarray:
+    """The oracle's P(converting within ``days`` of the decision time): the true probability of
+    converting at all times the chance that the delay (drawn independently of everything
+    else) is at most ``days``."""
+    return np.asarray(probability, dtype=np.float64) * delay_cdf(TARGET_STAGE[transition], days)
+
+
 def mql_times(
     rng: np.random.Generator,
     leads: Columns,

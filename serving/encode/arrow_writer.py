@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from serving.encode.rows import within_days
 from serving.scoring.scorer import TRANSITIONS, ScoredLeads, TransitionScores
 
 _TEXT = pa.string()
@@ -37,6 +38,7 @@ _REASON = pa.struct(
 _REASONS = pa.list_(_REASON)
 _ERROR = pa.struct([("index", pa.int64()), ("lead_id", _TEXT), ("errors", _TEXT)])
 _AS_OF = pa.timestamp("us", tz="UTC")
+_WITHIN = pa.map_(_TEXT, pa.float64())
 
 
 def arrow_answer(
@@ -88,6 +90,7 @@ def _result_type(rule_names: Sequence[str], lead_id: pa.DataType) -> pa.StructTy
         [
             ("status", _TEXT),
             ("probability", pa.float64()),
+            ("within_days", _WITHIN),
             ("note", _TEXT),
             ("model", _MODEL),
             ("reasons_up", _REASONS),
@@ -162,13 +165,30 @@ def _transition(scores: TransitionScores, n: int) -> pa.StructArray:
         [
             pa.array([status for status, _, _ in scores.parts], _TEXT),
             pa.array(scores.probability, pa.float64(), from_pandas=True),  # NaN -> null
+            pa.array([None if w is None else list(w.items()) for w in _within(scores)], _WITHIN),
             pa.array([note for _, note, _ in scores.parts], _TEXT),
             model,
             pa.array(up, _REASONS),
             pa.array(down, _REASONS),
         ],
-        names=["status", "probability", "note", "model", "reasons_up", "reasons_down"],
+        names=[
+            "status",
+            "probability",
+            "within_days",
+            "note",
+            "model",
+            "reasons_up",
+            "reasons_down",
+        ],
     )
+
+
+def _within(scores: TransitionScores) -> list[dict[str, float] | None]:
+    """As the JSON answer: a lead without a probability has no horizon probabilities."""
+    return [
+        within if has_p else None
+        for (_, _, has_p), within in zip(scores.parts, within_days(scores), strict=True)
+    ]
 
 
 def _reasons(reasons: list[dict]) -> list[dict[str, Any]]:

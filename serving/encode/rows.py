@@ -53,12 +53,28 @@ def _entries(scores: TransitionScores) -> list[dict[str, Any]]:
     the leads explained."""
     ref = model_ref(scores)
     out: list[dict[str, Any]] = [
-        {"status": status, "probability": p if has_p else None, "note": note, "model": ref}
-        for (status, note, has_p), p in zip(scores.parts, scores.probability.tolist(), strict=True)
+        {
+            "status": status,
+            "probability": p if has_p else None,
+            "within_days": within if has_p else None,
+            "note": note,
+            "model": ref,
+        }
+        for (status, note, has_p), p, within in zip(
+            scores.parts, scores.probability.tolist(), within_days(scores), strict=True
+        )
     ]
     for i, (up, down) in scores.reasons.items():
         out[i]["reasons_up"], out[i]["reasons_down"] = up, down
     return out
+
+
+def within_days(scores: TransitionScores) -> list[dict[str, float] | None]:
+    """Each lead's ``{"30": p, "60": p, ...}`` (None without a timing model)."""
+    if scores.within is None:
+        return [None] * len(scores.parts)
+    keys = [str(days) for days in scores.horizons_days]
+    return [dict(zip(keys, row, strict=True)) for row in scores.within.tolist()]
 
 
 def model_ref(scores: TransitionScores) -> dict[str, str | None]:

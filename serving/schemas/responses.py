@@ -43,6 +43,13 @@ class TransitionOut(BaseModel):
 
     status: TransitionStatus
     probability: float | None = Field(description="Calibrated probability, or null.")
+    within_days: dict[str, float] | None = Field(
+        default=None,
+        description="P(reaching the target within N days of as_of) per horizon N (keys are days,"
+        ' e.g. {"30": 0.12, "60": 0.2, "90": 0.24}; LEADSCORE_HORIZONS_DAYS at training),'
+        " non-decreasing in N, from the censoring-aware weekly hazard model; null where"
+        " probability is null or the model has no timing part.",
+    )
     note: str
     model: ModelRef
     reasons_up: list[Reason] | None = Field(

@@ -29,6 +29,7 @@ import lightgbm as lgb
 import numpy as np
 
 from training.model import LeadConversionModel
+from training.timing.hazard import HazardModel
 
 log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -72,6 +73,13 @@ def placed(library: bytes, cache_dir: Path) -> Path:
     writing.write_bytes(library)
     os.replace(writing, path)  # whole or not at all, also for workers placing it alike
     return path
+
+
+def hazard_prediction(timing: HazardModel, cache_dir: Path | None) -> tuple[Predict, str]:
+    """``timing.tree_probability`` and which trees serve it: LightGBM's own (a few ms per
+    1,000 leads). Its trees are not compiled: the API compiles nothing at start, and the
+    training run builds a library only for the classifier's trees."""
+    return timing.tree_probability, "lightgbm"
 
 
 def _loaded(library: Path) -> Predict:

@@ -19,7 +19,7 @@ import joblib
 
 from core.errors import ModelNotFoundError
 from core.settings import Settings, trees_cache_of
-from serving.scoring.compiled_trees import tree_prediction
+from serving.scoring.compiled_trees import hazard_prediction, tree_prediction
 from serving.scoring.generation import Generation
 from serving.scoring.reasons import ReasonWriter
 from serving.scoring.served import TRANSITIONS, Models, ServedModel, inputs_key
@@ -45,6 +45,8 @@ def _served(
     trees_cache: Path | None,
 ) -> ServedModel:
     base_rate = bundle.metrics.get("model", {}).get("base_rate")
+    timing = getattr(bundle, "timing", None)  # bundles from before timing models have none
+    timing_predict = None if timing is None else hazard_prediction(timing, trees_cache)[0]
     if bundle.model.booster_ is None:  # the calibrated rules alone: no trees to compile
         trees_cache = None
     predict, inference = tree_prediction(
@@ -69,6 +71,7 @@ def _served(
         inference=inference,
         contributions=contributions,
         explanation=explanation,
+        timing_prediction=timing_predict,
     )
 
 

@@ -38,6 +38,7 @@ from features.online import visible_of
 from features.window import VisibleHistory
 from serving.scoring.served import TRANSITIONS, Models, ServedModel
 from training.model import LeadConversionModel
+from training.model.prior import HAND_SET_POINTS
 from training.rules import rule_points as score_rules
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class TransitionScores:
     parts: list[tuple[str, str, bool]]  # status, its note, whether it has a probability
     probability: np.ndarray  # NaN where the status has none
     reasons: dict[int, tuple[list[dict], list[dict]]]  # (up, down) of each lead explained
+    horizons_days: tuple[int, ...] = ()  # the timing model's horizons (none: no timing model)
+    within: np.ndarray | None = None  # leads x horizons: P(within each), NaN as probability
 
 
 @dataclass(frozen=True)
@@ -293,10 +296,20 @@ def _transition_scores(
         probabilities[scored] = probability(
             model, matrix[scored], served.tree_prediction, hand_set_points[scored]
         )
+    timing = served.bundle.timing
+    horizons: tuple[int, ...] = () if timing is None else timing.horizons_days
+    within = None
+    if timing is not None:  # P(within each horizon of as_of), as ``ScoringBundle.score``
+        within = np.full((len(states), len(horizons)), np.nan)
+        if scored.any():
+            inputs = {**features, HAND_SET_POINTS: hand_set_points}
+            within[scored] = timing.within_matrix(
+                timing.encode_columns(inputs, len(states))[scored], served.timing_prediction
+            )
     explained: dict[int, tuple[list[dict], list[dict]]] = {}
     explain = np.flatnonzero(scored & wants_reasons)
     if not len(explain):
-        return TransitionScores(served, parts, probabilities, explained)
+        return TransitionScores(served, parts, probabilities, explained, horizons, within)
     shap = served.contributions(matrix[explain])[:, :-1]
     rules_at = shap.shape[1]  # the rules prior's column, after the trees' inputs
     if model.prior_ is not None:
@@ -317,4 +330,4 @@ def _transition_scores(
 
         unseen = {j: bool(np.isnan(values[j]) and value_of(j) is not None) for j in raw_levels}
         explained[i] = served.reasons.explain(shap[k], value_of, top, unseen)
-    return TransitionScores(served, parts, probabilities, explained)
+    return TransitionScores(served, parts, probabilities, explained, horizons, within)

@@ -42,6 +42,8 @@ class ServedModel:
             compiled or LightGBM's, as ``inference`` says (``serving.scoring.compiled_trees``).
         contributions: SHAP values of an encoded matrix (``contribution_matrix``), compiled
             or LightGBM's, as ``explanation`` says (``serving.scoring.tree_shap``).
+        timing_prediction: the timing model's hazards of person-period rows, compiled or
+            LightGBM's (``serving.scoring.compiled_trees.hazard_prediction``); None without one.
         own_rules: for a model that starts from the hand-set rules (``bundle.model.prior_``)
             trained with other rules than those served beside it, its own rules: its prior
             reads their points. None otherwise.
@@ -62,6 +64,7 @@ class ServedModel:
     contributions: Contributions = field(repr=False)
     explanation: str
     own_rules: HandSetRules | None = field(default=None, repr=False)
+    timing_prediction: Predict | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,35 @@ from training.compiled_trees import trees_library
 from training.model import LeadConversionModel
 from training.rules import HandSetRules
 from training.split import time_split
+from training.timing.fit import fit_at
 from training.tracking.pyfunc import example_payloads, flat_rows
 
 SMALL_MODEL = {"n_estimators": 60, "num_leaves": 15, "early_stopping_rounds": 20}
 
 
 def train_bundle(
-    training_set: TrainingSet, rules: HandSetRules, seed: int = 0, **params
+    training_set: TrainingSet,
+    rules: HandSetRules,
+    seed: int = 0,
+    history: LeadHistory | None = None,
+    **params,
 ) -> ScoringBundle:
     """A small calibrated model of one transition, as ``training.run`` builds it (``params``:
-    the model's other than ``SMALL_MODEL``)."""
+    the model's other than ``SMALL_MODEL``); given the ``history``, with its timing model (the
+    hazard model of the horizons 30, 60 and 90 days) learned from what was known when the
+    test period starts."""
     split = time_split(training_set.frame)
+    transition = training_set.manifest["transition"]
+    timing = None
+    if history is not None:
+        timing = fit_at(
+            history,
+            transition,
+            rules,
+            cut_off=split.boundaries[1],
+            horizons_days=(30, 60, 90),
+            seed=seed,
+        )
     features = list(FEATURE_NAMES)
     model = LeadConversionModel(random_state=seed, **{**SMALL_MODEL, **params})
     model.fit(
@@ -52,6 +70,7 @@ def train_bundle(
         trained_at="2026-01-01T00:00:00+00:00",
         data_fingerprint=f"test-{seed}",
         compiled_trees=trees_library(model)[0],
+        timing=timing,
     )
 
 
@@ -90,8 +109,11 @@ def register_run(
 
 
 @pytest.fixture(scope="session")
-def bundles(training_sets, hand_set_rules) -> dict[str, ScoringBundle]:
-    return {t: train_bundle(s, hand_set_rules) for t, s in training_sets.items()}
+def bundles(training_sets, hand_set_rules, simulation) -> dict[str, ScoringBundle]:
+    return {
+        t: train_bundle(s, hand_set_rules, history=simulation.history)
+        for t, s in training_sets.items()
+    }
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,33 @@ def test_registered_model_scores_raw_lead_history_like_the_bundle(
     history, points = lead_histories_of(payloads_of(flat_rows(payloads)))
     expected = load_bundle("mql_to_sql").score(points, history)
     np.testing.assert_allclose(served["probability"], expected["probability"])
-    assert set(served.columns) == {"lead_id", "probability", "hand_set_points", "passes_threshold"}
+    within = ["within_30d", "within_60d", "within_90d"]
+    assert set(served.columns) == {
+        "lead_id",
+        "probability",
+        "hand_set_points",
+        "passes_threshold",
+        *within,
+    }
+    np.testing.assert_allclose(served[within], expected[within], rtol=0, atol=1e-9)
+    assert (np.diff(served[within].to_numpy(), axis=1) >= 0).all()
+
+
+def test_run_fits_judges_and_logs_the_timing_model(first_run):
+    """The horizon model ships in the bundle; its test Brier per horizon sits beside the
+    classifier's (at 90 days) and the oracle's, in the run's metrics, params and a plot."""
+    timing = first_run.metrics["timing"]
+    assert list(timing) == ["30", "60", "90"]
+    assert {"hazard", "oracle"} <= set(timing["30"]) and "classifier" not in timing["30"]
+    assert {"hazard", "classifier", "oracle"} <= set(timing["90"])
+    assert timing["90"]["rows"] == first_run.split["test_rows"]
+    assert timing["90"]["hazard"] - timing["90"]["oracle"] < 0.03
+    run = MlflowClient().get_run(first_run.run_id)
+    assert run.data.metrics["timing.90.hazard"] == pytest.approx(timing["90"]["hazard"])
+    assert run.data.params["timing.kind"] == "lightgbm"
+    plots = {a.path for a in MlflowClient().list_artifacts(first_run.run_id, "plots")}
+    assert "plots/timing.png" in plots
+    assert load_bundle("mql_to_sql").timing.horizons_days == (30, 60, 90)
 
 
 def test_weaker_challenger_does_not_replace_the_champion(

@@ -34,9 +34,10 @@ def _clean(value: Any) -> Any:
 _SPEC_TYPE = {"integer": "double", "number": "double", "boolean": "boolean"}
 
 
-def signature() -> ModelSignature:
+def signature(horizons_days: tuple[int, ...] = ()) -> ModelSignature:
     """The model's input and output schema, declared from the data contract rather than
-    inferred from an example, so a lead with a missing attribute (a CRM gap) is accepted."""
+    inferred from an example, so a lead with a missing attribute (a CRM gap) is accepted;
+    ``horizons_days``: one output ``within_<N>d`` per horizon of the bundle's timing model."""
     lead_specs = [
         ColSpec(_SPEC_TYPE.get(c.kind, "string"), c.name, required=not c.nullable)
         for c in LEADS_COLUMNS
@@ -55,6 +56,7 @@ def signature() -> ModelSignature:
             ColSpec("double", "probability"),
             ColSpec("double", "hand_set_points"),
             ColSpec("boolean", "passes_threshold"),
+            *(ColSpec("double", f"within_{days}d") for days in horizons_days),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)

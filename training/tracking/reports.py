@@ -19,12 +19,13 @@ def log_benchmark_run(
     metrics: dict[str, float],
     figures: dict[str, plt.Figure],
     files: list[Path],
+    job: str = "benchmark",
 ) -> str:
     """Log a benchmark's params, metrics, figures (closed once logged) and files (under
-    ``report/``) as one run of the current experiment (``tracking.configure``); returns the
-    run id."""
+    ``report/``) as one run of the current experiment (``tracking.configure``), tagged
+    ``job`` (benchmark, forecast); returns the run id."""
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags({"job": "benchmark", "git_commit": git_commit()})
+        mlflow.set_tags({"job": job, "git_commit": git_commit()})
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         for name, figure in figures.items():

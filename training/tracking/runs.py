@@ -141,7 +141,9 @@ def log_training_run(
                 python_model=LeadHistoryModel(),
                 artifacts={"bundle": str(bundle_path)},
                 code_paths=_code_paths(),
-                signature=signature(),
+                signature=signature(
+                    bundle.timing.horizons_days if bundle.timing is not None else ()
+                ),
                 input_example=input_example,
                 pip_requirements=pip_requirements(),
                 registered_model_name=registered_name(bundle.transition),

@@ -57,7 +57,7 @@ def parity_rows(training_sets) -> pd.DataFrame:
 
 def test_api_gives_the_offline_pipeline_probabilities(client, parity_rows, simulation, bundles):
     """The API (one lead per request and as a batch) and build_features + bundle over the whole
-    batch history agree on every probability and hand-set total."""
+    batch history agree on every probability, horizon probability and hand-set total."""
     history = simulation.history
     requests = [request_of(history, r.lead_id, r.decision_time) for r in parity_rows.itertuples()]
     points = pd.DataFrame(
@@ -75,6 +75,12 @@ def test_api_gives_the_offline_pipeline_probabilities(client, parity_rows, simul
                     assert entry["probability"] == pytest.approx(
                         offline["probability"][i], rel=1e-12, abs=1e-15
                     )
+                    within = entry["within_days"]
+                    assert list(within) == ["30", "60", "90"]
+                    for days, p in within.items():
+                        assert abs(p - offline[f"within_{days}d"][i]) <= 1e-9
+                else:
+                    assert entry["within_days"] is None
                 assert result["hand_set"]["points"] == pytest.approx(
                     offline["hand_set_points"][i], abs=1e-9
                 )

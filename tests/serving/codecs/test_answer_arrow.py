@@ -30,6 +30,8 @@ def as_json_answer(table: pa.Table) -> dict:
             result["as_of"] = result["as_of"].isoformat()
             for transition in ("mql_to_sql", "sql_to_won"):
                 entry = result[transition]
+                if entry["within_days"] is not None:  # a map: (key, value) pairs
+                    entry["within_days"] = dict(entry["within_days"])
                 for side in ("reasons_up", "reasons_down"):
                     if entry[side] is None:  # JSON leaves the key out
                         del entry[side]
