@@ -22,10 +22,10 @@ from sklearn.metrics import roc_auc_score
 from features.build import TrainingSet
 from features.definitions import FEATURE_NAMES
 from features.history import LeadHistory
-from training import gate, plots, tracking
+from training import gate, plots, selection, tracking
 from training.bundle import ScoringBundle
 from training.evaluate import compare_with_baseline, evaluate_scores, flatten_metrics, oracle_auc
-from training.model import LeadConversionModel, selection
+from training.model import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS, monotone_signs
 from training.profile import monitored_features, reference_profile
 from training.rules import HandSetRules, RuleScores, score_leads

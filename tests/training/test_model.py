@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from training.model import _CALIBRATORS, LeadConversionModel, _logit, choose_calibration
+from training.model import LeadConversionModel
+from training.model.calibration import _CALIBRATORS, _logit, choose_calibration
 
 FAST = {"n_estimators": 30, "min_child_samples": 5, "early_stopping_rounds": 10}
 
