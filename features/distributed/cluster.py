@@ -55,11 +55,22 @@ def dask_client(
         dashboard_address=None,
     )
     client = Client(cluster)
+    client.run(_stdout_to_stderr)  # the workers' prints must not mix into our stdout (--json)
     try:
         yield client
     finally:
         client.close()
         cluster.close()
+
+
+def _stdout_to_stderr() -> None:
+    """In a local worker process: file descriptor 1 (which it shares with this command's
+    stdout) pointed at stderr, so libraries printing there (LightGBM's network set-up) end
+    up with the progress lines."""
+    import sys
+
+    sys.stdout.flush()
+    os.dup2(2, 1)
 
 
 def worker_count(client: object) -> int:

@@ -103,9 +103,7 @@ def lead_partitions(
         frame = frame.map_partitions(_with_bucket, n, meta=_with_bucket(frame._meta, n))
         shuffled[table] = frame.shuffle(BUCKET, npartitions=n, shuffle_method="tasks")
     pieces = zip(*(shuffled[table].to_delayed() for table in TABLES), strict=True)
-    parts = tuple(
-        dask.delayed(_tables_of, pure=True)(*tables, tuple(TABLES)) for tables in pieces
-    )
+    parts = tuple(dask.delayed(_tables_of, pure=True)(*tables, tuple(TABLES)) for tables in pieces)
     return LeadPartitions(parts=parts, files=files, shuffled=True)
 
 
