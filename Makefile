@@ -46,6 +46,7 @@ bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 	$(BIN)/python benchmarks/learning_curve.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/monitoring.py
+	$(BIN)/python benchmarks/distributed.py
 
 clean:  ## remove generated data and stores (keeps .venv)
 	rm -rf data mlruns mlartifacts mlflow.db scored_leads.db reports

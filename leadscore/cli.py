@@ -578,35 +578,21 @@ def score(
     """Score every lead of a history with both champions at one time: probabilities, hand-set
     points and threshold, written as Parquet ({out}/part.NNNNN.parquet, one file per
     partition with --engine dask)."""
-    from core.contract import TRANSITIONS
-    from training import tracking
-
     settings = get_settings()
     engine, address = _engine(engine, scheduler, settings)
     data = data or settings.data_dir / "raw"
     out = output_folder(out or settings.data_dir / "scores")  # before the work
     if engine == "dask":
-        from features.distributed.dataset import table_files
-
-        table_files(data)
-    else:
-        from features.io import read_lead_history
-
-        history, set_aside = read_lead_history(data)
-    _configure_tracking(settings)
-    bundles = {}
-    for transition in TRANSITIONS:
-        bundle = tracking.load_bundle(transition)
-        if bundle is None:
-            name = tracking.registered_name(transition)
-            raise InputError(f"{name}: no champion to score with; train first (leadscore train)")
-        bundles[transition] = bundle
-    if engine == "dask":
-        scored, set_aside, as_of_used = _score_on_dask(data, bundles, as_of, out, address)
+        scored, set_aside, as_of_used = _score_on_dask(
+            data, lambda: _champions(settings), as_of, out, address
+        )
     else:
         from features.decision_points import data_end_of
+        from features.io import read_lead_history
         from training.distributed.score import clear_parts, score_history, write_scores
 
+        history, set_aside = read_lead_history(data)
+        bundles = _champions(settings)
         as_of_used = pd_timestamp(as_of) if as_of else data_end_of(history)
         progress(f"scoring {len(history.leads):,} leads as of {as_of_used} ...")
         scores = score_history(history, bundles, as_of_used)
@@ -615,6 +601,22 @@ def score(
     for item in set_aside:
         progress(item.describe())
     typer.echo(f"scored {scored:,} leads as of {as_of_used} into {out}")
+
+
+def _champions(settings: Settings) -> dict:
+    """Both transitions' champion bundles from the registry; none is an error saying so."""
+    from core.contract import TRANSITIONS
+    from training import tracking
+
+    _configure_tracking(settings)
+    bundles = {}
+    for transition in TRANSITIONS:
+        bundle = tracking.load_bundle(transition)
+        if bundle is None:
+            name = tracking.registered_name(transition)
+            raise InputError(f"{name}: no champion to score with; train first (leadscore train)")
+        bundles[transition] = bundle
+    return bundles
 
 
 def pd_timestamp(value: datetime):
@@ -626,15 +628,18 @@ def pd_timestamp(value: datetime):
     return naive_utc(pd.Timestamp(value))
 
 
-def _score_on_dask(data: Path, bundles: dict, as_of: datetime | None, out: Path, address):
+def _score_on_dask(data: Path, champions, as_of: datetime | None, out: Path, address):
     import pandas as pd
 
     from features.distributed.build import data_end_on_cluster
     from features.distributed.cluster import dask_client
+    from features.distributed.dataset import table_files
     from training.distributed.score import score_on_cluster
 
+    table_files(data)  # a missing folder or table fails before a cluster starts
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     with dask_client(address) as client:
+        bundles = champions()
         partitions = _dask_partitions(client, data)
         as_of_used = pd_timestamp(as_of) if as_of else data_end_on_cluster(client, partitions, now)
         progress(f"scoring as of {as_of_used} ...")

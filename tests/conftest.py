@@ -75,3 +75,33 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def truth(simulation: Simulation) -> pd.DataFrame:
     return simulation.truth
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[object]:
+    """A LocalCluster of two single-threaded worker processes for one test module (what the
+    Dask engine starts on a laptop), closed after it."""
+    from features.distributed.cluster import dask_client as start
+
+    with start(None, workers=2, memory_limit="2GiB") as client:
+        yield client
+
+
+def partitioned_by_lead(history, folder: Path, parts: int = 3) -> Path:
+    """``history`` written as a Parquet dataset partitioned by lead: ``parts`` files per table,
+    the leads dealt out by id, and the marker that says so."""
+    import json
+
+    from features.distributed.dataset import PARTITIONING_FILE
+
+    ids = history.leads["lead_id"].to_numpy()
+    for k in range(parts):
+        own = set(ids[k::parts])
+        for table in ("leads", "touches", "stage_changes"):
+            frame = getattr(history, table)
+            (folder / table).mkdir(parents=True, exist_ok=True)
+            frame[frame["lead_id"].isin(own)].to_parquet(
+                folder / table / f"part-{k}.parquet", index=False
+            )
+    (folder / PARTITIONING_FILE).write_text(json.dumps({"by": "lead_id"}))
+    return folder

@@ -14,8 +14,6 @@ from contextlib import contextmanager
 
 from core.errors import InputError
 
-CONNECT_TIMEOUT = "10s"
-
 
 @contextmanager
 def dask_client(
@@ -27,7 +25,9 @@ def dask_client(
     """A ``distributed.Client`` for the length of the block, closed after it.
 
     ``scheduler``: ``tcp://host:8786`` of a running cluster; an address that does not answer
-    within ``CONNECT_TIMEOUT`` is an ``InputError`` naming it. None: a ``LocalCluster`` of
+    within Dask's connect timeout (``distributed.comm.timeouts.connect``, 30 s unless
+    ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT`` says otherwise) is an ``InputError`` naming
+    it. None: a ``LocalCluster`` of
     ``workers`` processes (default: one per core) with ``memory_limit`` each ("auto": the
     machine's memory shared out).
     """
@@ -36,7 +36,7 @@ def dask_client(
     logging.getLogger("distributed").setLevel(logging.ERROR)  # progress is ours to report
     if scheduler:
         try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+            client = Client(scheduler)
         except (OSError, TimeoutError, ValueError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise InputError(

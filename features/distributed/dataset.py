@@ -100,7 +100,7 @@ def lead_partitions(
     shuffled = {}
     for table, paths in files.items():
         frame = dd.from_map(_read_plain, list(paths))
-        frame = frame.map_partitions(_with_bucket, n, meta=_with_bucket(frame._meta, n))
+        frame = frame.map_partitions(_with_bucket, n)
         shuffled[table] = frame.shuffle(BUCKET, npartitions=n, shuffle_method="tasks")
     pieces = zip(*(shuffled[table].to_delayed() for table in TABLES), strict=True)
     parts = tuple(dask.delayed(_tables_of, pure=True)(*tables, tuple(TABLES)) for tables in pieces)
