@@ -60,6 +60,7 @@ _SEED = _setting("seed", "LEADSCORE_SEED")
 _RAW = _under_data("raw")
 _RULES = "the shipped models/hand_set_rules.yaml, or $LEADSCORE_RULES_PATH"
 _DATA_HELP = "Folder of the three tables (leads, touches, stage_changes)."
+_RULES_HELP = "Hand-set rules file."
 _ENGINES = ("local", "dask")
 
 Engine = Annotated[
@@ -90,9 +91,6 @@ def _engine(
     if address and chosen != "dask":
         raise InputError("--scheduler needs --engine dask")
     return chosen, address
-
-
-_RULES_HELP = "Hand-set rules file."
 
 
 def _configure_tracking(settings: Settings) -> None:

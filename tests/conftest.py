@@ -85,23 +85,3 @@ def dask_client() -> Iterator[object]:
 
     with start(None, workers=2, memory_limit="2GiB") as client:
         yield client
-
-
-def partitioned_by_lead(history, folder: Path, parts: int = 3) -> Path:
-    """``history`` written as a Parquet dataset partitioned by lead: ``parts`` files per table,
-    the leads dealt out by id, and the marker that says so."""
-    import json
-
-    from features.distributed.dataset import PARTITIONING_FILE
-
-    ids = history.leads["lead_id"].to_numpy()
-    for k in range(parts):
-        own = set(ids[k::parts])
-        for table in ("leads", "touches", "stage_changes"):
-            frame = getattr(history, table)
-            (folder / table).mkdir(parents=True, exist_ok=True)
-            frame[frame["lead_id"].isin(own)].to_parquet(
-                folder / table / f"part-{k}.parquet", index=False
-            )
-    (folder / PARTITIONING_FILE).write_text(json.dumps({"by": "lead_id"}))
-    return folder

@@ -15,7 +15,7 @@ from features.build import build_training_sets
 from features.distributed.build import build_on_cluster
 from features.distributed.dataset import PARTITIONING_FILE, lead_partitions, table_files
 from features.io import read_lead_history
-from tests.conftest import partitioned_by_lead
+from tests.factories import partitioned_by_lead
 
 
 @pytest.fixture(scope="module")
