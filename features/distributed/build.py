@@ -76,10 +76,11 @@ def training_set_part(
             "first": frame["decision_time"].min() if len(frame) else None,
             "last": frame["decision_time"].max() if len(frame) else None,
         }
-        if out is not None:
+        if out is not None and history is not None:  # a partition without leads: no file
             path = out / transition / f"part.{index:05d}.parquet"
             with writing(path):
                 frame.to_parquet(path, index=False)
+        if out is not None:
             frame = None
         result["sets"][transition] = {"stats": stats, "frame": frame}
     return result
