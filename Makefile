@@ -45,6 +45,7 @@ bench: $(STAMP)  ## run the benchmarks (minutes; prints figures)
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/monitoring.py
 	$(BIN)/python benchmarks/timing.py
+	$(BIN)/python benchmarks/distributed.py
 
 clean:  ## remove generated data and stores (keeps .venv)
 	rm -rf data mlruns mlartifacts mlflow.db scored_leads.db reports

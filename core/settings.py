@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         old); default: ``horizon_days``, the window the models were trained to predict.
     sales_capacity_per_week: leads sales can take a week; the monitor alarms when more cross a
         threshold (default: the share the threshold passed in the model's test data).
+    engine: where ``features``, ``train`` and ``score`` run: ``local`` (pandas in this
+        process) or ``dask`` (partitions of whole leads on a Dask cluster).
+    scheduler: the Dask scheduler's address (``tcp://host:8786``) with ``engine=dask``; None
+        starts a ``LocalCluster`` sized to this machine.
     """
 
     model_config = SettingsConfigDict(env_prefix="LEADSCORE_", env_file=".env", extra="ignore")
@@ -91,6 +95,8 @@ class Settings(BaseSettings):
     outcome_days_mql_to_sql: int | None = Field(default=None, ge=1, le=3650)
     outcome_days_sql_to_won: int | None = Field(default=None, ge=1, le=3650)
     sales_capacity_per_week: float | None = Field(default=None, gt=0)
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
 
     @field_validator("horizons_days", mode="before")
     @classmethod

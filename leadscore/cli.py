@@ -63,6 +63,36 @@ _RAW = _under_data("raw")
 _RULES = "the shipped models/hand_set_rules.yaml, or $LEADSCORE_RULES_PATH"
 _DATA_HELP = "Folder of the three tables (leads, touches, stage_changes)."
 _RULES_HELP = "Hand-set rules file."
+_ENGINES = ("local", "dask")
+
+Engine = Annotated[
+    str | None,
+    typer.Option(
+        help="local (pandas here) or dask (partitions of whole leads on a Dask cluster; the "
+        "tables as Parquet files or folders of them).",
+        show_default=_setting("engine", "LEADSCORE_ENGINE"),
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="--engine dask: the Dask scheduler's address (tcp://host:8786).",
+        show_default="a LocalCluster on this machine, or $LEADSCORE_SCHEDULER",
+    ),
+]
+
+
+def _engine(
+    engine: str | None, scheduler: str | None, settings: Settings
+) -> tuple[str, str | None]:
+    """(engine, scheduler address): the options, else the settings."""
+    chosen = engine or settings.engine
+    if chosen not in _ENGINES:
+        raise InputError(f"--engine {chosen!r}: use local or dask")
+    address = scheduler or settings.scheduler
+    if address and chosen != "dask":
+        raise InputError("--scheduler needs --engine dask")
+    return chosen, address
 
 
 def _configure_tracking(settings: Settings) -> None:
@@ -147,13 +177,28 @@ def build_features_command(
         datetime | None,
         typer.Option(help="When the data ends.", show_default="the latest timestamp in it"),
     ] = None,
+    engine: Engine = None,
+    scheduler: Scheduler = None,
 ) -> None:
-    """Build the point-in-time training sets mql_to_sql and sql_to_won and their manifests."""
+    """Build the point-in-time training sets mql_to_sql and sql_to_won and their manifests.
+
+    With --engine dask, on partitions of whole leads, written as partitioned Parquet
+    ({out}/{set}/part.NNNNN.parquet)."""
     from features.build import build_training_sets
     from features.io import read_lead_history, write_training_set
 
     settings = get_settings()
+    engine, address = _engine(engine, scheduler, settings)
     data = data or settings.data_dir / "raw"
+    if engine == "dask":
+        _features_on_dask(
+            data,
+            out or settings.data_dir / "features",
+            horizon_days or settings.horizon_days,
+            data_end,
+            address,
+        )
+        return
     history, set_aside = read_lead_history(data)
     out = output_folder(out or settings.data_dir / "features")  # before the build
     for item in set_aside:
@@ -167,10 +212,51 @@ def build_features_command(
     )
     for name, training_set in sets.items():
         write_training_set(training_set, out, name)
-        shown = {k: v for k, v in training_set.manifest.items() if k != "features"}
-        shown["features"] = f"{len(training_set.manifest['features'])} (names and kinds in file)"
-        shown["file"] = str(out / f"{name}.parquet")
-        typer.echo(json.dumps({name: shown}, indent=2, default=str))
+        _show_manifest(name, training_set.manifest, out / f"{name}.parquet")
+
+
+def _show_manifest(name: str, manifest: dict, written: Path) -> None:
+    shown = {k: v for k, v in manifest.items() if k != "features"}
+    shown["features"] = f"{len(manifest['features'])} (names and kinds in file)"
+    shown["file"] = str(written)
+    typer.echo(json.dumps({name: shown}, indent=2, default=str))
+
+
+def _dask_partitions(client: object, data: Path):
+    """The history of ``data`` as partitions of whole leads for ``client``'s workers."""
+    from features.distributed.cluster import worker_count
+    from features.distributed.dataset import lead_partitions
+
+    workers = worker_count(client)
+    progress(f"dask: {workers} worker(s), scheduler {client.scheduler.address}")
+    partitions = lead_partitions(data, workers=workers)
+    how = "shuffled by lead" if partitions.shuffled else "partitioned by lead already"
+    progress(f"dask: {len(partitions.parts):,} partitions of whole leads ({how})")
+    return partitions
+
+
+def _features_on_dask(
+    data: Path, out: Path, horizon_days: int, data_end: datetime | None, address: str | None
+) -> None:
+    from features.distributed.build import build_on_cluster
+    from features.distributed.cluster import dask_client
+    from features.distributed.dataset import table_files
+
+    table_files(data)  # a missing folder or table fails before a cluster starts
+    out = output_folder(out)
+    with dask_client(address) as client:
+        sets, set_aside = build_on_cluster(
+            client,
+            _dask_partitions(client, data),
+            horizon_days=horizon_days,
+            data_end=data_end,
+            out=out,
+            progress=progress,
+        )
+    for item in set_aside:
+        progress(item.describe())
+    for name, training_set in sets.items():
+        _show_manifest(name, training_set.manifest, out / name)
 
 
 @app.command()
@@ -223,11 +309,18 @@ def train(
         bool,
         typer.Option(help="--table: leave out columns that nearly give the label away."),
     ] = False,
+    engine: Engine = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Train, evaluate against the hand-set rules, log to MLflow, register and gate both models.
 
     With --table, train one model from a flat export instead, refusing columns that leak the
-    label unless allowed."""
+    label unless allowed. With --engine dask, the training sets are built on partitions of
+    whole leads and the trees grown by lightgbm.dask on the cluster's workers."""
+    settings = get_settings()
+    engine, address = _engine(engine, scheduler, settings)
+    if table is not None and engine == "dask":
+        raise InputError("--table trains on one machine: leave out --engine dask")
     if table is not None:
         _train_from_table(
             table,
@@ -248,9 +341,15 @@ def train(
     from training.run import split_for_training, train_transition
     from training.summary import comparison_table
 
-    settings = get_settings()
     data = data or settings.data_dir / "raw"
     hand_set = load_rules(rules or settings.rules_path or default_rules_path())
+    if engine == "dask":
+        results = _train_on_dask(data, hand_set, address, settings, seed, promote)
+        if json_output:
+            emit_json({r.transition: r.metrics for r in results})
+        else:
+            typer.echo(comparison_table(results))
+        return
     history, set_aside = read_lead_history(data)
     for item in set_aside:
         progress(item.describe())
@@ -285,6 +384,41 @@ def train(
         emit_json({r.transition: r.metrics for r in results})
     else:
         typer.echo(comparison_table(results))
+
+
+def _train_on_dask(
+    data: Path,
+    hand_set: object,
+    address: str | None,
+    settings: Settings,
+    seed: int | None,
+    promote: bool | None,
+) -> list:
+    from features.distributed.cluster import dask_client
+    from features.distributed.dataset import table_files
+    from features.io import read_import_report, read_truth
+    from training.distributed.train import train_on_cluster
+
+    table_files(data)  # a missing folder or table fails before a cluster starts
+    imported = read_import_report(data)
+    for field in (imported or {}).get("leaky_fields", []):
+        progress(f"import: {field['table']}.{field['column']} [{field['action']}]")
+    with dask_client(address) as client:
+        return train_on_cluster(
+            client,
+            _dask_partitions(client, data),
+            hand_set,
+            horizon_days=settings.horizon_days,
+            min_positives=settings.min_positives,
+            progress=progress,
+            connect_tracking=lambda: _configure_tracking(settings),
+            truth=read_truth(data),
+            seed=settings.seed if seed is None else seed,
+            promote=promote,
+            import_report=imported,
+            prior=settings.rules_prior,
+            monotone=settings.rules_prior_monotone,
+        )
 
 
 def _train_from_table(
@@ -429,6 +563,94 @@ def weights(
 
 
 @app.command()
+def score(
+    data: Annotated[Path | None, typer.Option(help=_DATA_HELP, show_default=_RAW)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the scores (Parquet).", show_default=_under_data("scores")),
+    ] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="Score every lead as of this time.", show_default="the data's end"),
+    ] = None,
+    engine: Engine = None,
+    scheduler: Scheduler = None,
+) -> None:
+    """Score every lead of a history with both champions at one time: probabilities, hand-set
+    points and threshold, written as Parquet ({out}/part.NNNNN.parquet, one file per
+    partition with --engine dask)."""
+    settings = get_settings()
+    engine, address = _engine(engine, scheduler, settings)
+    data = data or settings.data_dir / "raw"
+    out = output_folder(out or settings.data_dir / "scores")  # before the work
+    if engine == "dask":
+        scored, set_aside, as_of_used = _score_on_dask(
+            data, lambda: _champions(settings), as_of, out, address
+        )
+    else:
+        from features.decision_points import data_end_of
+        from features.io import read_lead_history
+        from training.distributed.score import clear_parts, score_history, write_scores
+
+        history, set_aside = read_lead_history(data)
+        bundles = _champions(settings)
+        as_of_used = pd_timestamp(as_of) if as_of else data_end_of(history)
+        progress(f"scoring {len(history.leads):,} leads as of {as_of_used} ...")
+        scores = score_history(history, bundles, as_of_used)
+        write_scores(scores, clear_parts(out))
+        scored = len(scores)
+    for item in set_aside:
+        progress(item.describe())
+    typer.echo(f"scored {scored:,} leads as of {as_of_used} into {out}")
+
+
+def _champions(settings: Settings) -> dict:
+    """Both transitions' champion bundles from the registry; none is an error saying so."""
+    from core.contract import TRANSITIONS
+    from training import tracking
+
+    _configure_tracking(settings)
+    bundles = {}
+    for transition in TRANSITIONS:
+        bundle = tracking.load_bundle(transition)
+        if bundle is None:
+            name = tracking.registered_name(transition)
+            raise InputError(f"{name}: no champion to score with; train first (leadscore train)")
+        bundles[transition] = bundle
+    return bundles
+
+
+def pd_timestamp(value: datetime):
+    """A command-line time as the project's timestamps: UTC without a zone."""
+    import pandas as pd
+
+    from core.contract import naive_utc
+
+    return naive_utc(pd.Timestamp(value))
+
+
+def _score_on_dask(data: Path, champions, as_of: datetime | None, out: Path, address):
+    import pandas as pd
+
+    from features.distributed.build import data_end_on_cluster
+    from features.distributed.cluster import dask_client
+    from features.distributed.dataset import table_files
+    from training.distributed.score import score_on_cluster
+
+    table_files(data)  # a missing folder or table fails before a cluster starts
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    with dask_client(address) as client:
+        bundles = champions()
+        partitions = _dask_partitions(client, data)
+        as_of_used = pd_timestamp(as_of) if as_of else data_end_on_cluster(client, partitions, now)
+        progress(f"scoring as of {as_of_used} ...")
+        scored, set_aside = score_on_cluster(
+            client, partitions, bundles, as_of=as_of_used, out=out, now=now, progress=progress
+        )
+    return scored, set_aside, as_of_used
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
@@ -570,7 +792,9 @@ def demo(
     from leadscore.next_steps import EXAMPLE_LEAD, next_steps, scripts_folder
 
     generate(leads=leads, out=None, seed=None, start=datetime(2024, 1, 1), days=730, fmt="contract")
-    build_features_command(data=None, out=None, horizon_days=None, data_end=None)
+    build_features_command(
+        data=None, out=None, horizon_days=None, data_end=None, engine=None, scheduler=None
+    )
     train(
         data=None,
         rules=None,
@@ -584,6 +808,8 @@ def demo(
         allow_leaky=None,
         dayfirst=None,
         drop_suspects=False,
+        engine=None,
+        scheduler=None,
     )
     settings = get_settings()
     export = settings.data_dir / "salesforce-export"

@@ -75,3 +75,13 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def truth(simulation: Simulation) -> pd.DataFrame:
     return simulation.truth
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[object]:
+    """A LocalCluster of two single-threaded worker processes for one test module (what the
+    Dask engine starts on a laptop), closed after it."""
+    from features.distributed.cluster import dask_client as start
+
+    with start(None, workers=2, memory_limit="2GiB") as client:
+        yield client

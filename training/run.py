@@ -45,6 +45,7 @@ from training.timing.judge import brier_line, judge_on_test
 from training.tracking.pyfunc import example_payloads, flat_rows
 
 SHAP_SAMPLE_ROWS = 5_000
+PASSES_THRESHOLD = "passes_threshold"  # with hand_set_points: the rules' verdict on a row
 
 
 @dataclass
@@ -144,7 +145,17 @@ def _mean_abs_shap(model: LeadConversionModel, features: pd.DataFrame, seed: int
 
 
 def _with_points(rows: pd.DataFrame, history: LeadHistory, rules: HandSetRules) -> RuleScores:
-    """The hand-set scores of the rows' decision points (the prior's input and the baseline)."""
+    """The hand-set scores of the rows' decision points (the prior's input and the baseline).
+
+    Rows that already carry them (``hand_set_points`` and ``passes_threshold``: the Dask
+    engine scores the rules where each partition's history is) are taken as they are."""
+    if HAND_SET_POINTS in rows.columns and PASSES_THRESHOLD in rows.columns:
+        return RuleScores(
+            points=pd.DataFrame(index=rows.index),
+            total=rows[HAND_SET_POINTS].astype(np.float64).rename(HAND_SET_POINTS),
+            passes_threshold=rows[PASSES_THRESHOLD].astype(bool).rename(PASSES_THRESHOLD),
+            threshold=rules.threshold,
+        )
     points = pd.DataFrame(
         {"lead_id": rows["lead_id"].to_numpy(), "as_of": rows["decision_time"].to_numpy()},
         index=rows.index,

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, column_or_1d
 
+from training.model.boosting import BoostJob, boost
 from training.model.calibration import _CALIBRATORS, choose_calibration
 from training.model.encoding import InputEncoding
 from training.model.prior import RULES_CONTRIBUTION, RulesPrior, fewest_trees, trees_logit
@@ -267,22 +268,19 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
                 0 if name in self.categorical_levels_ else int(signs.get(name, 0))
                 for name in self.feature_names_in_
             ]
-        train_data = lgb.Dataset(self._prepare(X), y, init_score=start, free_raw_data=True)
-        callbacks = []
-        valid_sets = []
-        if has_validation:
-            valid_sets = [
-                lgb.Dataset(self._prepare(X_val), y_val, init_score=val_start, reference=train_data)
-            ]
-            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        if on_round is not None:
-            callbacks.append(lambda env: on_round(env.iteration + 1))
-        return lgb.train(
-            params,
-            train_data,
-            num_boost_round=self.n_estimators,
-            valid_sets=valid_sets,
-            callbacks=callbacks,
+        return boost(
+            BoostJob(
+                params=params,
+                X=self._prepare(X),
+                y=y,
+                init_score=start,
+                X_val=self._prepare(X_val) if has_validation else None,
+                y_val=y_val if has_validation else None,
+                val_init_score=val_start if has_validation else None,
+                rounds=self.n_estimators,
+                early_stopping_rounds=self.early_stopping_rounds,
+                on_round=on_round,
+            )
         )
 
     def _fewest_trees(self, matrix: np.ndarray, y: np.ndarray, start: np.ndarray) -> dict:
