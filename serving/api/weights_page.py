@@ -129,6 +129,11 @@ class WeightsOut(BaseModel):
 
     transition: str
     threshold: float
+    threshold_key: str = Field(
+        "threshold",
+        description="The rules file's key that threshold comes from: sql_to_won_threshold for "
+        "sql_to_won when the file has one, else threshold (the hand-over to sales).",
+    )
     learned_threshold: float
     scale: float = Field(description="Learned points per unit of log-odds.")
     scale_method: str

@@ -232,6 +232,27 @@ def test_smaller_capacity_raises_the_learned_threshold(
     assert half.learned_rules.threshold == half.learned_threshold
 
 
+def test_sql_to_won_is_judged_at_the_rules_own_sql_to_won_threshold(
+    simulation, training_sets, hand_set_rules
+):
+    # the hand-over threshold passes nearly every SQL, so it would compare nothing here
+    rules = hand_set_rules.model_copy(update={"sql_to_won_threshold": 60.0})
+    comparison = compare_weights(
+        simulation.history,
+        rules,
+        transition="sql_to_won",
+        bootstrap=0,
+        training_set=training_sets["sql_to_won"],
+    )
+    assert (comparison.threshold, comparison.threshold_key) == (60.0, "sql_to_won_threshold")
+    assert comparison.to_dict()["threshold_key"] == "sql_to_won_threshold"
+    hand_set = comparison.capacity[0]
+    assert (hand_set.method, hand_set.threshold) == ("hand-set points", 60.0)
+    # the learned file moves the key it judged and leaves the hand-over threshold alone
+    assert comparison.learned_rules.sql_to_won_threshold == comparison.learned_threshold
+    assert comparison.learned_rules.threshold == rules.threshold
+
+
 def test_same_seed_gives_the_same_intervals(
     simulation, training_sets, hand_set_rules, small, small_model
 ):
@@ -263,7 +284,10 @@ def test_sql_to_won_is_compared_too(simulation, training_sets, hand_set_rules):
     assert "capacity.LightGBM_on_rules.roc_auc" in _metrics(won)  # a valid MLflow name
     assert won.periods["fit_rows"] < training_sets["mql_to_sql"].manifest["rows"]
     assert len(won.rules) == len(hand_set_rules.rules)
-    assert "SQL → won" in render_html(won) and "hand-over to sales" in render_html(won)
+    # judged at the rules' own SQL -> won threshold, which the page names
+    page = render_html(won)
+    assert "SQL → won" in page and "100 points (sql_to_won_threshold in your rules file)" in page
+    assert "hand-over to sales" not in page
 
 
 def test_a_training_set_of_another_transition_is_refused(simulation, training_sets, hand_set_rules):

@@ -12,7 +12,6 @@ the correction; a model may also have no trees at all and predict from the rules
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, column_or_1d
 
-from training.model.boosting import BoostJob, boost
+from training.model.boosting import BoostJob, binary_params, boost, threads_for
 from training.model.calibration import _CALIBRATORS, choose_calibration
 from training.model.encoding import InputEncoding
 from training.model.prior import RULES_CONTRIBUTION, RulesPrior, fewest_trees, trees_logit
@@ -135,11 +134,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         )
 
     def _threads(self, rows: int) -> int:
-        """Threads for LightGBM: one below ~100k rows, where thread overhead outweighs the
-        gain (4x slower with two threads on a busy 2-core machine, measured), else all cores."""
-        if self.n_jobs is not None:
-            return self.n_jobs
-        return 1 if rows < 100_000 else max(1, os.cpu_count() or 1)
+        return threads_for(rows, self.n_jobs)
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(
@@ -250,18 +245,7 @@ class LeadConversionModel(ClassifierMixin, BaseEstimator):
         """The trees, from ``start`` log-odds when given (LightGBM's ``init_score``: then no
         average is boosted from, the trees hold only the correction), early-stopped on the
         validation rows when they hold both outcomes."""
-        params = {
-            "objective": "binary",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "feature_fraction": self.feature_fraction,
-            "lambda_l2": self.lambda_l2,
-            "seed": self.random_state,
-            "deterministic": True,
-            "num_threads": self._threads(len(y)),
-            "verbosity": -1,
-        }
+        params = binary_params(self, len(y))
         if self.monotone_constraints:
             signs = self.monotone_constraints
             params["monotone_constraints"] = [

@@ -20,7 +20,6 @@ cost. With too few conversions to learn from, the hazard is the life table alone
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +27,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from training.model.boosting import binary_params
 from training.model.encoding import InputEncoding
 from training.timing.periods import person_periods, weeks_for, within
 
@@ -117,18 +117,7 @@ class HazardModel:
         if self.events_ < MIN_EVENTS or self.events_ == self.periods_:
             return self
         categorical = [self.input_encoding_.level_at[n] for n in self.input_encoding_.levels]
-        params = {
-            "objective": "binary",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "feature_fraction": self.feature_fraction,
-            "lambda_l2": self.lambda_l2,
-            "seed": self.random_state,
-            "deterministic": True,
-            "num_threads": 1 if label.size < 100_000 else max(1, os.cpu_count() or 1),
-            "verbosity": -1,
-        }
+        params = binary_params(self, label.size)
         data = lgb.Dataset(
             self.encode(X)[row],
             label,

@@ -145,9 +145,9 @@ def compare_weights(
         raise InputError(
             f"training_set is for {training_set.manifest['transition']}, not {transition}"
         )
-    rows = decision_rows(training_set, history, rules)
+    threshold, threshold_key = rules.threshold_for(transition)
+    rows = decision_rows(training_set, history, rules, threshold)
     frame, fit = rows.frame, rows.fit
-    threshold = float(rules.threshold)
     hand_points = np.array([rule.points for rule in rules.rules])
     with counted(progress, f"[{transition}] bootstrap", bootstrap, "resamples") as step:
         card = fit_scorecard(
@@ -196,6 +196,7 @@ def compare_weights(
     return WeightsComparison(
         transition=transition,
         threshold=threshold,
+        threshold_key=threshold_key,
         learned_threshold=float(learned_threshold),
         scale=float(card.scale),
         scale_method=card.scale_method,
@@ -217,7 +218,7 @@ def compare_weights(
         uncovered=tuple(uncovered_signals(view, frame, rules, card.scale)),
         capacity=tuple(capacity_rows),
         curves=curves,
-        learned_rules=learned_rules_file(rules, learned, learned_threshold),
+        learned_rules=learned_rules_file(rules, learned, learned_threshold, threshold_key),
         settings={
             "seed": seed,
             "bootstrap": bootstrap,

@@ -25,10 +25,15 @@ def rules_yaml(rules: HandSetRules) -> str:
 
 
 def learned_rules_file(
-    rules: HandSetRules, learned_points: np.ndarray, threshold: float
+    rules: HandSetRules,
+    learned_points: np.ndarray,
+    threshold: float,
+    threshold_key: str = "threshold",
 ) -> HandSetRules:
     """The team's rules with learned points; caps scale with the points so the same number of
-    touches saturates. A rule learned at 0 points keeps its old cap, ready to be re-weighted."""
+    touches saturates. A rule learned at 0 points keeps its old cap, ready to be re-weighted.
+    ``threshold`` replaces the file's ``threshold_key`` (the one the comparison judged), so an
+    SQL -> won comparison leaves the hand-over threshold as it was."""
     updated = []
     for rule, new in zip(rules.rules, learned_points, strict=True):
         update: dict[str, Any] = {"points": float(new)}
@@ -37,7 +42,7 @@ def learned_rules_file(
             scaled = cap / abs(rule.points) * abs(float(new))
             update["cap"] = max(round(scaled, POINTS_DECIMALS + 1), 10.0 ** -(POINTS_DECIMALS + 1))
         updated.append(rule.model_copy(update=update))
-    learned = rules.model_copy(update={"rules": updated, "threshold": float(threshold)})
+    learned = rules.model_copy(update={"rules": updated, threshold_key: float(threshold)})
     return HandSetRules.model_validate(
         learned.model_dump(exclude_none=True)
     )  # as load_rules checks

@@ -91,7 +91,9 @@ class WeightsComparison:
 
     Attributes:
         transition: the funnel step compared.
-        threshold: the hand-set threshold; learned_threshold: the learned file's threshold.
+        threshold: the hand-set threshold that decides this transition, from the rules file's
+            ``threshold_key`` (``sql_to_won_threshold`` for sql_to_won when the file has one);
+            learned_threshold: the learned file's value for that key.
         scale, scale_method: learned points per unit of log-odds and how it was chosen.
         capacity_per_month, capacity_is_default: leads sales takes a month.
         periods: fit and test dates, rows, conversions and months.
@@ -104,6 +106,7 @@ class WeightsComparison:
 
     transition: str
     threshold: float
+    threshold_key: str
     learned_threshold: float
     scale: float
     scale_method: str
@@ -124,6 +127,7 @@ class WeightsComparison:
             for key in (
                 "transition",
                 "threshold",
+                "threshold_key",
                 "learned_threshold",
                 "scale",
                 "scale_method",

@@ -65,10 +65,11 @@ class DecisionRows:
 
 
 def decision_rows(
-    training_set: TrainingSet, history: LeadHistory, rules: HandSetRules
+    training_set: TrainingSet, history: LeadHistory, rules: HandSetRules, threshold: float
 ) -> DecisionRows:
     """Signals, hand-set totals and the time split; the older rows must hold both outcomes,
-    or no scorecard can be fitted on them."""
+    or no scorecard can be fitted on them. ``threshold``: the hand-set points that decide this
+    transition (``HandSetRules.threshold_for``), not always the hand-over threshold."""
     frame = training_set.frame.reset_index(drop=True)
     split = time_split(frame)
     y = frame["label"].to_numpy(dtype=float)
@@ -84,7 +85,7 @@ def decision_rows(
         y=y,
         signal=score_leads(unit_rules(rules), points, history).points.to_numpy(),
         hand_total=hand.total.to_numpy(),
-        passes=hand.passes_threshold.to_numpy(),
+        passes=hand.total.to_numpy() >= threshold,
         fit=fit,
         train=np.sort(split.train.index.to_numpy()),
         validation=np.sort(split.validation.index.to_numpy()),

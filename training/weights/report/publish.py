@@ -92,6 +92,7 @@ def write_weights_report(
                 "seed": comparison.settings["seed"],
                 "bootstrap": comparison.settings["bootstrap"],
                 "threshold": comparison.threshold,
+                "threshold_key": comparison.threshold_key,
                 "capacity_per_month": round(comparison.capacity_per_month, 2),
                 "capacity_is_default": comparison.capacity_is_default,
                 "scale_method": comparison.scale_method,

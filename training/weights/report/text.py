@@ -27,7 +27,7 @@ def summary_text(comparison: WeightsComparison | Mapping[str, Any]) -> str:
     lines = [
         f"{data['transition']}: {p['fit_rows']:,} decisions fit the points "
         f"({p['fit_from'][:10]} to {p['test_from'][:10]}), {p['test_rows']:,} test them "
-        f"(to {p['test_to'][:10]}); threshold {data['threshold']:g}; "
+        f"(to {p['test_to'][:10]}); {data['threshold_key']} {data['threshold']:g}; "
         f"1 point = {1 / data['scale']:.4f} log-odds",
         "",
         f"{'rule':<28}{'fires':>6}{'conv fires/not':>16}{'hand-set':>9}{'learned':>9}"
