@@ -55,11 +55,26 @@ def registered_name(transition: str) -> str:
     return f"leadscore-{transition.replace('_', '-')}"
 
 
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 def configure(tracking_uri: str | None, artifacts_dir: Path, experiment: str) -> str:
-    """Point MLflow at the store and make sure the experiment exists; returns its id."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri
+    """Point MLflow at the store and make sure the experiment exists; returns its id.
+
+    ``MLFLOW_TRACKING_URI``, when the user sets it, wins over ``tracking_uri`` (MLflow's own
+    convention). MLflow also writes the URI it is given into that variable, for subprocesses;
+    that write is taken back, or the first store configured in a process (a notebook, the
+    tests, a long-lived API) would silently overrule every later one as if the user had set it.
+    """
+    user_set = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    uri = user_set["MLFLOW_TRACKING_URI"] or tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for name, value in user_set.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
         mlflow.set_experiment(experiment)
