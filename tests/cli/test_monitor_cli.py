@@ -116,6 +116,7 @@ def test_a_clean_period_exits_0_with_report_mlflow_figures_and_stored_summary(wo
     assert all(line.endswith("0 alarm(s)") for line in lines)
     report = (world / "clean" / "monitor" / "report.html").read_text()
     assert "no alarm" in report and report.count("data:image/png;base64,") == 6
+    assert "<script" not in report and 'src="http' not in report
     mlflow.set_tracking_uri(f"sqlite:///{world / 'mlflow.db'}")
     client = MlflowClient()
     for transition in ("mql_to_sql", "sql_to_won"):

@@ -11,13 +11,10 @@ Pure: returns the text, writes nothing.
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Mapping
 from typing import Any
 
-from matplotlib.figure import Figure
-
-from training import plots
+from training import pages, plots
 from training.weights.compare import WeightsComparison
 from training.weights.report.figures import figures
 from training.weights.report.format import report_data
@@ -27,13 +24,6 @@ from training.weights.report.text import learned_rules_text
 __all__ = ["TRANSITION_TITLES", "render_html", "render_not_available"]
 
 TRANSITION_TITLES = {"mql_to_sql": "MQL → SQL", "sql_to_won": "SQL → won"}
-
-
-def _png(fig: Figure) -> str:
-    """A figure as a PNG data URI, so the page carries its images inside it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=plots.DPI)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _cards(data: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -60,7 +50,7 @@ def render_html(comparison: WeightsComparison | Mapping[str, Any]) -> str:
     """One self-contained page (tables, embedded plots, download of the learned rules)."""
     data = report_data(comparison)
     title = TRANSITION_TITLES.get(data["transition"], data["transition"])
-    images = {name: _png(fig) for name, fig in figures(data).items()}
+    images = {name: pages.png_data_uri(fig, plots.DPI) for name, fig in figures(data).items()}
     yaml_uri = "data:text/yaml;charset=utf-8;base64," + base64.b64encode(
         learned_rules_text(data).encode("utf-8")
     ).decode("ascii")

@@ -1,6 +1,6 @@
-"""The report's Jinja2 environment: the page and its tables are templates in ``templates/``
-(shipped as package data), rendered with autoescape on, so a rule name or description (user
-text) is always text on the page, never markup, without escaping each value by hand.
+"""The report's templates: the page and its tables are in ``templates/``, rendered through the
+project's one page setup (``training.pages``: autoescape on, so a rule name or description,
+user text, is always text on the page, never markup).
 
 Values are shown through the same helpers as the plain-text report (``format``): ``pct``,
 ``num``, ``signed``, and ``fmt`` for a format spec (``{{ rows | fmt(",") }}``).
@@ -9,29 +9,18 @@ Values are shown through the same helpers as the plain-text report (``format``):
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from jinja2 import Environment, Template
 
+from training import pages
 from training.weights.report.format import num, pct, signed
 
 __all__ = ["template"]
 
 
-def _fmt(value: Any, spec: str) -> str:
-    return format(value, spec)
-
-
 @cache
 def _environment() -> Environment:
-    environment = Environment(
-        loader=PackageLoader("training.weights.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,  # a value the page names but the data lacks is an error
-        keep_trailing_newline=True,
-    )
-    environment.filters.update(pct=pct, num=num, signed=signed, fmt=_fmt)
-    return environment
+    return pages.environment("training.weights.report", {"pct": pct, "num": num, "signed": signed})
 
 
 def template(name: str) -> Template:
