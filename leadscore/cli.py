@@ -9,7 +9,7 @@ import sys
 import typer
 
 from core.errors import LeadscoreError
-from leadscore.commands import data, demo, reports, score, train
+from leadscore.commands import data, demo, models, reports, score, train
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -26,6 +26,8 @@ app.command()(train.train)
 app.command()(reports.weights)
 app.command()(score.score)
 app.command()(score.serve)
+app.command()(models.models)
+app.command()(models.rollback)
 app.command()(reports.forecast)
 app.command()(reports.monitor)
 

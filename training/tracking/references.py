@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from core.errors import InputError
-from training.tracking.runs import CHAMPION, registered_name
+from training.tracking.aliases import CHAMPION, registered_name
 
 REFERENCE_FILE = "monitoring_reference.json"
 

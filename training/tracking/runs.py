@@ -24,9 +24,9 @@ from mlflow.exceptions import MlflowException
 
 from core.errors import ModelNotFoundError
 from training.bundle import ScoringBundle
+from training.tracking.aliases import CHALLENGER, CHAMPION, move_champion, registered_name
 from training.tracking.pyfunc import LeadHistoryModel, signature
 
-CHAMPION, CHALLENGER = "champion", "challenger"
 _PACKAGE_DIRS = ("core", "features", "training")
 # What the bundled code imports; pinned to the versions that trained the model. Listing them
 # spares MLflow from inferring them by loading the model in a subprocess (seconds per run).
@@ -48,11 +48,6 @@ _RUNTIME_PACKAGES = (
 def pip_requirements() -> list[str]:
     """Pinned requirements of the logged model, from the training environment."""
     return [f"{name}=={version(name)}" for name in _RUNTIME_PACKAGES]
-
-
-def registered_name(transition: str) -> str:
-    """``mql_to_sql`` -> ``leadscore-mql-to-sql``."""
-    return f"leadscore-{transition.replace('_', '-')}"
 
 
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
@@ -245,10 +240,11 @@ def promote(transition: str, version: str, run_id: str, decision: dict[str, Any]
 
 def _record_decision(model_name: str, version: str, run_id: str, decision: dict[str, Any]) -> None:
     """The gate's decision on the run (tags ``promotion`` and ``promotion_reason``, the AUCs
-    compared as ``promotion.*`` metrics); ``champion`` moves to ``version`` if it says so."""
+    compared as ``promotion.*`` metrics); ``champion`` moves to ``version`` if it says so,
+    and ``version`` is tagged with the one it replaced (``aliases.move_champion``)."""
     client = MlflowClient()
     if decision["promote"]:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
+        move_champion(client, model_name, version)
     client.set_tag(run_id, "promotion", "champion" if decision["promote"] else "challenger")
     client.set_tag(run_id, "promotion_reason", decision["reason"])
     for key in ("challenger_auc", "champion_auc", "baseline_auc"):
