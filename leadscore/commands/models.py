@@ -43,7 +43,10 @@ def models(
 
 
 def rollback(
-    transition: Annotated[str, typer.Argument(help=f"The model to roll back: {TRANSITIONS_HELP}")],
+    transition: Annotated[
+        str,
+        typer.Argument(metavar="TRANSITION", help=f"The model to roll back: {TRANSITIONS_HELP}"),
+    ],
     to: Annotated[
         str | None,
         typer.Option(

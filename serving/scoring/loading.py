@@ -89,11 +89,16 @@ def no_model_behind(transition: str, alias: str, uri: str) -> ModelNotFoundError
     auc = "" if best["roc_auc"] is None else f", test ROC-AUC {best['roc_auc']:.3f}"
     reason = f": {best['reason']}" if best["reason"] else ""
     count = f"{len(versions)} version{'s' if len(versions) > 1 else ''}"
+    how = (
+        f"`leadscore rollback {transition} --to {best['version']}`"
+        if alias == tracking.CHAMPION
+        else f"MLflow UI: Models > {name}"
+    )
     return ModelNotFoundError(
         f"no model {name}@{alias} in the registry at {uri}: {count}, none is {alias}; the best, "
         f"version {best['version']}{auc}, was not promoted{reason}. To serve it anyway, point "
-        f"the alias {alias} at version {best['version']} (MLflow UI: Models > {name}) or "
-        "train with `leadscore train --promote`"
+        f"the alias {alias} at version {best['version']} ({how}) or train with "
+        "`leadscore train --promote`"
     )
 
 

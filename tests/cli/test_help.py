@@ -63,3 +63,12 @@ def test_defaults_that_come_from_settings_name_their_value_and_variable():
     assert "models/hand_set_rules.yaml, or $LEADSCORE_RULES_PATH" in lines["--rules"]
     assert "[default: (7, or $LEADSCORE_SEED)]" in lines["--seed"]
     assert "[default: (the champion gate decides)]" in lines["--promote"]
+
+
+def test_models_and_rollback_name_what_they_default_to():
+    assert "[default: (both)]" in _option_lines(_help("models"))["--transition"]
+    lines = _option_lines(_help("rollback"))
+    assert "[default: (the champion before the current one)]" in lines["--to"]
+    assert "[default: (none)]" in lines["--reason"]
+    assert "[default: 8000]" in lines["--port"]
+    assert re.search(r"Usage: \S+ rollback \[OPTIONS\] \{?TRANSITION\}?", _help("rollback"))

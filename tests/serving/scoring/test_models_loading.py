@@ -54,7 +54,8 @@ def test_versions_without_a_champion_name_the_best_challenger_and_the_fix(
     assert "no model leadscore-mql-to-sql@champion" in message
     assert "1 version, none is champion; the best, version 1, test ROC-AUC 0.491" in message
     assert reason in message
-    assert "point the alias champion at version 1" in message
+    fix = "point the alias champion at version 1 (`leadscore rollback mql_to_sql --to 1`)"
+    assert fix in message
     assert "`leadscore train --promote`" in message
     assert "\n" not in message
 
