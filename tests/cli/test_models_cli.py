@@ -6,7 +6,9 @@ API after its reload), and every refusal is one `error:` line with exit code 2."
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,26 +261,57 @@ def test_an_empty_store_says_to_train_first(mlflow_store, leadscore, monkeypatch
     assert_refused(leadscore("rollback", "sql_to_won"), "no registered model", "train first")
 
 
-def test_a_running_api_serves_the_rolled_back_version_after_its_reload(
-    registry, leadscore, simulation, training_sets, tmp_path: Path
+def test_a_running_api_serves_the_rolled_back_version_after_the_printed_reload_line(
+    registry, leadscore, simulation, training_sets, tmp_path: Path, monkeypatch
 ):
+    """Real uvicorn with an API key: the line `rollback` prints, run as printed by a shell
+    (the key from the environment), makes it serve the version rolled back to."""
+    monkeypatch.setenv("LEADSCORE_API_KEY", "rollback-test-key")
+    key = {"X-API-Key": "rollback-test-key"}
     server, base = start_server(registry.settings, tmp_path, workers=1)
     try:
         wait_ready(server, base)
         row = training_sets["mql_to_sql"].frame.iloc[-1]
         lead = request_of(simulation.history, row["lead_id"], row["decision_time"])
-        before = httpx.post(f"{base}/v1/score", json=lead, timeout=30).json()["mql_to_sql"]
+        score = f"{base}/v1/score"
+        before = httpx.post(score, json=lead, headers=key, timeout=30).json()["mql_to_sql"]
         assert before["model"]["version"] == "2"
-        port = base.rsplit(":", 1)[1]
-        ran = leadscore("rollback", "mql_to_sql", "--port", port)
-        line = re.search(r"curl -s -X POST (localhost:\d+/v1/models/reload)", ran.stdout)
-        reload = httpx.post(f"http://{line.group(1)}", timeout=60)
-        assert reload.status_code == 200, reload.text
-        served = {m["transition"]: m["version"] for m in reload.json()["models"]}
+        ran = leadscore("rollback", "mql_to_sql", "--port", base.rsplit(":", 1)[1])
+        line = ran.stdout.splitlines()[-1].strip()
+        assert line == (
+            f"curl -s -X POST localhost:{base.rsplit(':', 1)[1]}/v1/models/reload "
+            '-H "X-API-Key: $LEADSCORE_API_KEY"'
+        )
+        reload = subprocess.run(
+            ["bash", "-c", line], capture_output=True, text=True, timeout=60, env=os.environ
+        )
+        assert reload.returncode == 0, reload.stderr
+        served = {m["transition"]: m["version"] for m in json.loads(reload.stdout)["models"]}
         assert served == {"mql_to_sql": "1", "sql_to_won": "1"}
-        after = httpx.post(f"{base}/v1/score", json=lead, timeout=30).json()["mql_to_sql"]
+        after = httpx.post(score, json=lead, headers=key, timeout=30).json()["mql_to_sql"]
         assert after["model"]["version"] == "1"
         assert after["probability"] != before["probability"]
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_rollback_says_when_the_api_serves_another_alias(registry, leadscore, monkeypatch):
+    monkeypatch.setenv("LEADSCORE_MODEL_ALIAS", "challenger")
+    ran = leadscore("rollback", "mql_to_sql")
+    assert ran.code == 0, ran.stderr
+    assert "the API serves the alias 'challenger' ($LEADSCORE_MODEL_ALIAS), not champion" in (
+        ran.stdout
+    )
+
+
+def test_a_champion_registered_before_the_previous_champion_tag_goes_back_by_the_gate_record(
+    registry, leadscore
+):
+    """Stores trained before the tag existed: the newest older version the gate promoted."""
+    registry.client().delete_model_version_tag(MQL, "2", PREVIOUS_CHAMPION)
+    try:
+        assert json.loads(leadscore("models", "--json").stdout)["mql_to_sql"]["rollback_to"] == "1"
+        assert "from version 2 to version 1" in leadscore("rollback", "mql_to_sql").stdout
+    finally:
+        registry.client().set_model_version_tag(MQL, "2", PREVIOUS_CHAMPION, "1")
