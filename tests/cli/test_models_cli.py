@@ -55,6 +55,17 @@ class Store:
         client.set_registered_model_alias(MQL, tracking.CHAMPION, "2")
 
 
+def connect(mp: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point MLflow in this process at ``settings``' store, and leave ``MLFLOW_TRACKING_URI``
+    unset, as a user's shell has it, until ``mp`` undoes both: ``configure`` sets the variable,
+    and a ``delenv`` of an unset variable records nothing to undo."""
+    mp.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)  # recorded, so undone
+    tracking.configure(
+        settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+    )
+    mp.delenv("MLFLOW_TRACKING_URI")
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, training_sets, simulation, hand_set_rules) -> Iterator[Store]:
     folder = tmp_path_factory.mktemp("models-store")
@@ -71,10 +82,7 @@ def store(tmp_path_factory, training_sets, simulation, hand_set_rules) -> Iterat
     )
     aucs = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        tracking.configure(
-            settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
-        )
+        connect(mp, settings)
         for transition, prior, min_positives, promote in runs:
             result = train_transition(
                 training_sets[transition],
@@ -99,16 +107,10 @@ def store(tmp_path_factory, training_sets, simulation, hand_set_rules) -> Iterat
 def registry(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
     """The module's store, as training left it, for the command line of this test."""
     store.reset()
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    connect(monkeypatch, store.settings)
     monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", store.settings.mlflow_tracking_uri)
     monkeypatch.setenv("LEADSCORE_MLFLOW_ARTIFACTS_DIR", str(store.settings.mlflow_artifacts_dir))
     monkeypatch.setenv("LEADSCORE_EXPERIMENT", store.settings.experiment)
-    tracking.configure(
-        store.settings.mlflow_tracking_uri,
-        store.settings.mlflow_artifacts_dir,
-        store.settings.experiment,
-    )
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # configure sets it
     return store
 
 
@@ -254,9 +256,13 @@ def test_no_store_says_to_train_first_and_creates_none(tmp_path, leadscore, monk
     assert not missing.exists()
 
 
-def test_an_empty_store_says_to_train_first(mlflow_store, leadscore, monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", mlflow_store)
+def test_an_empty_store_says_to_train_first(tmp_path, leadscore, monkeypatch):
+    empty = Settings(
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        mlflow_artifacts_dir=tmp_path / "mlartifacts",
+    )
+    connect(monkeypatch, empty)  # the store and its experiment, no model
+    monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", empty.mlflow_tracking_uri)
     assert_refused(leadscore("models"), MQL, WON, "train first (leadscore train)")
     assert_refused(leadscore("rollback", "sql_to_won"), "no registered model", "train first")
 

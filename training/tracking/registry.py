@@ -1,11 +1,10 @@
 """The registered versions of each transition as a team judges them, and moving ``champion``
 back: what a team needs to roll back a model without the MLflow UI or Python.
 
-Whenever ``champion`` moves (the gate promotes, a rollback), the version that gets it is tagged
-with the version it replaced (``previous_champion``), so "the champion before this one" is
-always knowable from the registry alone; a rollback also records who made it, when, from which
-version and why on the version it points at. Functions take an ``MlflowClient`` so they read
-and write the store they are given, never a global one.
+"The champion before this one" comes from the registry alone: the gate and rollbacks tag each
+new champion with the version it replaced (``aliases.move_champion``); a rollback also records
+who made it, when, from which version and why on the version it points at. Functions take an
+``MlflowClient`` so they read and write the store they are given, never a global one.
 """
 
 from __future__ import annotations
