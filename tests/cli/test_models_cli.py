@@ -56,14 +56,12 @@ class Store:
 
 
 def connect(mp: pytest.MonkeyPatch, settings: Settings) -> None:
-    """Point MLflow in this process at ``settings``' store, and leave ``MLFLOW_TRACKING_URI``
-    unset, as a user's shell has it, until ``mp`` undoes both: ``configure`` sets the variable,
-    and a ``delenv`` of an unset variable records nothing to undo."""
-    mp.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)  # recorded, so undone
+    """Point MLflow in this process at ``settings``' store, with ``MLFLOW_TRACKING_URI`` unset
+    (as a user's shell has it: set, it would win over the store the settings name)."""
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     tracking.configure(
         settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
     )
-    mp.delenv("MLFLOW_TRACKING_URI")
 
 
 @pytest.fixture(scope="module")
