@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from core.contract import TRANSITIONS
 from core.errors import InputError
 from features.decision_points import data_end_of
 from features.history import LeadHistory
@@ -22,7 +23,6 @@ from training.timing.figures import forecast_figure
 from training.timing.fit import decision_features
 from training.timing.forecast import actual_counts, coming_periods, expected_counts, open_at
 
-TRANSITIONS = ("mql_to_sql", "sql_to_won")
 TARGET = {"mql_to_sql": "SQLs", "sql_to_won": "won deals"}
 
 

@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from core.contract import TRANSITIONS
 from core.errors import InputError
 from training.tracking.aliases import (
     CHAMPION,
@@ -27,7 +28,6 @@ from training.tracking.aliases import (
     registered_name,
 )
 
-TRANSITIONS = ("mql_to_sql", "sql_to_won")
 ROLLBACK_FROM, ROLLBACK_BY, ROLLBACK_AT, ROLLBACK_REASON = (
     "rollback.from_version",
     "rollback.by",

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.contract import TRANSITIONS
 from core.errors import InputError
 from core.progress import Progress, counted
 from features.build import TrainingSet, build_training_set
@@ -95,7 +96,6 @@ __all__ = [
     "verdict",
 ]
 
-TRANSITIONS = ("mql_to_sql", "sql_to_won")
 MAX_BOOTSTRAP = 2_000
 
 
