@@ -121,7 +121,7 @@ def test_training_on_dask_matches_local_auc_and_registers_what_serving_loads(
     store("dask")
     lines: list[str] = []
     data = partitioned_by_lead(simulation.history, tmp_path / "data")
-    results = train_on_cluster(
+    results, skipped = train_on_cluster(
         dask_client,
         lead_partitions(data),
         hand_set_rules,
@@ -130,6 +130,7 @@ def test_training_on_dask_matches_local_auc_and_registers_what_serving_loads(
         progress=lines.append,
         **run,
     )
+    assert skipped == []
     assert any(line.startswith("training sets: 3/3") for line in lines)
     registered = {r.transition: (r.version, tracking.load_bundle(r.transition)) for r in results}
     store("local")
