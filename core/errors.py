@@ -72,6 +72,21 @@ class ModelNotFoundError(LeadscoreError):
     exit_code = 1
 
 
+class TransitionNotServedError(ModelNotFoundError):
+    """A scoring request with leads that need a transition no champion serves (the service
+    started with the part of the funnel that has one). HTTP 503: train that transition first.
+
+    Attributes:
+        transition: the transition without a model.
+        leads: how many leads of the request need it.
+    """
+
+    def __init__(self, message: str, *, transition: str, leads: int) -> None:
+        self.transition = transition
+        self.leads = leads
+        super().__init__(message)
+
+
 class ReloadError(LeadscoreError):
     """A reload whose models loaded but could not be handed to the server's other workers (its
     shared folder could not be written); nothing changed, the old models keep serving."""

@@ -80,6 +80,9 @@ def within_days(scores: TransitionScores) -> list[dict[str, float] | None]:
 def model_ref(scores: TransitionScores) -> dict[str, str | None]:
     """The ``ModelRef`` of the model that scored a transition."""
     served = scores.served
+    if served is None:  # no model serves the transition: its registered name only
+        name = scores.unserved.name if scores.unserved is not None else ""
+        return {"name": name, "version": None, "alias": None}
     return {"name": served.name, "version": served.version, "alias": served.alias}
 
 
