@@ -65,6 +65,11 @@ class TooFewRowsError(InputError):
         )
 
 
+class NoChampionError(InputError):
+    """A command that uses the champions (batch scoring, the forecast) found none for a
+    transition: it works with the others and names this one; with none at all, exit code 2."""
+
+
 class ModelNotFoundError(LeadscoreError):
     """No trained model where one was expected (train first)."""
 

@@ -7,11 +7,7 @@ a champion."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
-from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,42 +16,10 @@ import pyarrow as pa
 import pytest
 
 from core.settings import Settings
-from features.history import LeadHistory
-from features.io import write_simulation
-from features.simulate import simulate
 from serving.decode.arrow_reader import ARROW_STREAM
-from tests.cli.console import LEADSCORE
-from tests.factories import without_stages
 from tests.serving.conftest import register, request_of
 from tests.serving.servers import start_server, wait_ready
 from training import tracking
-
-LEADS = 1_500
-
-
-@pytest.fixture(scope="module")
-def no_won_deals(tmp_path_factory) -> tuple[Path, LeadHistory]:
-    """(the folder `leadscore train` ran in, the history) of a simulated history whose won and
-    lost stage changes were dropped, trained on with `leadscore train` (plain LightGBM,
-    promoted whatever the gate says: the test is about what serves)."""
-    folder = tmp_path_factory.mktemp("no-won-deals")
-    sim = simulate(LEADS, seed=3, start=datetime(2024, 1, 1), days=730)
-    history = without_stages(sim.history, ["won", "lost"])
-    write_simulation(replace(sim, history=history), folder / "raw")
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["LEADSCORE_RULES_PRIOR"] = "off"  # plain LightGBM: compiled trees and SHAP serve
-    done = subprocess.run(
-        [LEADSCORE, "train", "--data", str(folder / "raw"), "--promote"],
-        capture_output=True,
-        text=True,
-        cwd=folder,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    (folder / "train.stderr").write_text(done.stderr)
-    (folder / "train.stdout").write_text(done.stdout)
-    return folder, history
 
 
 @pytest.fixture(scope="module")

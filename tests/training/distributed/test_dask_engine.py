@@ -56,9 +56,10 @@ def test_batch_scores_on_two_workers_equal_the_local_engine(
     local = score_history(history, bundles, as_of)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     partitions = lead_partitions(simulation_dir, workers=2, partitions=3)
-    scored, set_aside = score_on_cluster(
+    scored, set_aside, needing = score_on_cluster(
         dask_client, partitions, bundles, as_of=as_of, out=tmp_path, now=now
     )
+    assert needing == {}
     assert scored == len(local) == len(history.leads)
     assert set_aside == []
     assert len(list(tmp_path.glob("part.*.parquet"))) >= 2  # one per partition holding leads
