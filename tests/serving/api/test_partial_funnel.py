@@ -7,6 +7,8 @@ a champion."""
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -156,34 +158,45 @@ def test_a_batch_with_leads_needing_sql_to_won_gets_503_with_their_count(store, 
 def test_a_reload_picks_up_sql_to_won_once_it_has_a_champion(
     store, make_client, leads, bundles, simulation, training_sets, tmp_path
 ):
-    """A copy of the store gets an SQL -> won champion after the API started; the reload serves
-    it and the SQL is scored."""
-    import shutil
-
+    """Two workers of one server (one shared folder) on a copy of the store: a reload while
+    SQL -> won still has no champion publishes a generation that carries the subset, which the
+    other worker follows; once SQL -> won has a champion, a reload by one worker makes the
+    other score the SQL lead."""
     folder = Path(store.mlflow_tracking_uri.removeprefix("sqlite:///")).parent
     copy = tmp_path / "store"
-    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("raw"))
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("raw", "scores", "fc"))
     mine = store.model_copy(
         update={
             "mlflow_tracking_uri": f"sqlite:///{copy / 'mlflow.db'}",
             "mlflow_artifacts_dir": copy / "mlartifacts",
+            "runtime_dir": tmp_path / "runtime",
         }
     )
-    client = make_client(mine)
-    assert client.post("/v1/score", json=leads["sql"]).status_code == 503
-    again = client.post("/v1/models/reload")  # still a subset: reloads, still lists it
+    first, second = make_client(mine), make_client(mine)
+    assert second.post("/v1/score", json=leads["sql"]).status_code == 503
+    again = first.post("/v1/models/reload")  # still a subset: reloads, still lists it
     assert again.status_code == 200
+    assert again.json()["generation"] == 2
     assert [m["transition"] for m in again.json()["missing"]] == ["sql_to_won"]
+    record = json.loads((tmp_path / "runtime" / "generation.json").read_text())
+    assert list(record["models"]) == ["mql_to_sql"]
+    assert record["missing"]["sql_to_won"]["reason"] == "no champion registered: train first"
+    followed = second.get("/v1/models").json()
+    assert followed["generation"] == 2
+    assert [m["transition"] for m in followed["missing"]] == ["sql_to_won"]
+    assert second.post("/v1/score", json=leads["sql"]).status_code == 503
 
     tracking.configure(mine.mlflow_tracking_uri, mine.mlflow_artifacts_dir, mine.experiment)
     register(bundles["sql_to_won"], simulation.history, training_sets["sql_to_won"].frame.tail(2))
-    reloaded = client.post("/v1/models/reload")
+    reloaded = first.post("/v1/models/reload")
     assert reloaded.status_code == 200
     assert reloaded.json()["missing"] == []
     assert [m["transition"] for m in reloaded.json()["models"]] == ["mql_to_sql", "sql_to_won"]
-    sql = client.post("/v1/score", json=leads["sql"])
+    sql = second.post("/v1/score", json=leads["sql"])  # the other worker, after following
     assert sql.status_code == 200, sql.text
     assert sql.json()["sql_to_won"]["status"] == "open"
+    assert sql.json()["sql_to_won"]["model"]["version"] == "1"
+    assert second.get("/v1/models").json()["workers"][0]["missing"] == []
 
 
 def test_two_workers_serve_the_subset_over_http(store, leads, tmp_path):

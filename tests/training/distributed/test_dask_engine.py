@@ -4,6 +4,8 @@ within 0.01, logs and registers the same kind of model, which serving loads."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,8 @@ from features.decision_points import data_end_of
 from features.definitions import FEATURE_NAMES
 from features.distributed.dataset import lead_partitions
 from features.io import read_lead_history
-from tests.factories import partitioned_by_lead
+from features.simulate import simulate
+from tests.factories import partitioned_by_lead, without_stages
 from training import tracking
 from training.bundle import ScoringBundle
 from training.distributed.boosting import dask_trainer
@@ -160,3 +163,30 @@ def test_training_on_dask_matches_local_auc_and_registers_what_serving_loads(
             .between(0, 1)
             .all()
         )
+
+
+@pytest.mark.slow
+def test_on_dask_a_transition_too_small_for_the_floor_is_skipped_as_locally(
+    dask_client, store, hand_set_rules, tmp_path
+):
+    """No won or lost deals: MQL -> SQL is trained and registered on the cluster, SQL -> won
+    is skipped with the same line and counts as on the local engine."""
+    sim = simulate(600, seed=3, start=datetime(2024, 1, 1), days=730)
+    history = without_stages(sim.history, ["won", "lost"])
+    store("dask-partial")
+    lines: list[str] = []
+    results, skipped = train_on_cluster(
+        dask_client,
+        lead_partitions(partitioned_by_lead(history, tmp_path / "data")),
+        hand_set_rules,
+        horizon_days=90,
+        min_positives=20,
+        progress=lines.append,
+        seed=7,
+    )
+    assert [r.transition for r in results] == ["mql_to_sql"]
+    assert tracking.load_bundle("mql_to_sql") is not None
+    assert [s.transition for s in skipped] == ["sql_to_won"]
+    assert skipped[0].counts["train and validation"][0] == 0
+    said = [line for line in lines if line.startswith("[sql_to_won] skipped, not trained: ")]
+    assert said == [f"[sql_to_won] skipped, not trained: {skipped[0].reason}"]
