@@ -92,12 +92,13 @@ def run_forecast(
             first = first or error
             open_leads = len(open_at(history, transition, as_of))
             not_forecast[transition] = {"reason": str(error), "open": open_leads}
-            say(
-                f"[{transition}] not forecast: {error}; its {open_leads:,} open leads at "
-                f"{as_of:%Y-%m-%d} are not counted"
-            )
     if not bundles and first is not None:
-        raise first
+        raise first  # nothing to forecast: the one error line
+    for transition, why in not_forecast.items():
+        say(
+            f"[{transition}] not forecast: {why['reason']}; its {why['open']:,} open leads at "
+            f"{as_of:%Y-%m-%d} are not counted"
+        )
     tables, counted = {}, {}
     for transition, (bundle, _) in bundles.items():
         timing = bundle.timing

@@ -53,7 +53,9 @@ def leads(no_won_deals) -> dict[str, dict]:
     return {stage: _at(history, stage) for stage in ("mql", "sql")}
 
 
-def test_training_registered_mql_to_sql_and_named_the_skipped_sql_to_won(no_won_deals, store):
+def test_training_registered_mql_to_sql_and_named_the_skipped_sql_to_won(
+    no_won_deals, store, no_tracking_env
+):
     folder, _ = no_won_deals
     said = (folder / "train.stderr").read_text()
     skipped = [line for line in said.splitlines() if "skipped" in line]

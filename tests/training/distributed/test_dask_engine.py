@@ -19,7 +19,7 @@ from tests.factories import partitioned_by_lead, without_stages
 from training import tracking
 from training.bundle import ScoringBundle
 from training.distributed.boosting import dask_trainer
-from training.distributed.score import score_history, score_on_cluster
+from training.distributed.score import needing_of, score_history, score_on_cluster
 from training.distributed.train import train_on_cluster
 from training.model import LeadConversionModel
 from training.model.boosting import boosted_by
@@ -190,3 +190,37 @@ def test_on_dask_a_transition_too_small_for_the_floor_is_skipped_as_locally(
     assert skipped[0].counts["train and validation"][0] == 0
     said = [line for line in lines if line.startswith("[sql_to_won] skipped, not trained: ")]
     assert said == [f"[sql_to_won] skipped, not trained: {skipped[0].reason}"]
+
+
+def test_batch_scores_without_a_champion_keep_its_column_empty_and_count_its_leads(
+    dask_client, bundles, tmp_path
+):
+    """Only MQL -> SQL has a champion: both engines leave probability_sql_to_won empty and
+    count the leads at SQL (those that need it) alike."""
+    sim = simulate(400, seed=5, start=datetime(2024, 1, 1), days=730)
+    history = sim.history
+    as_of = data_end_of(history)
+    served = {"mql_to_sql": bundles["mql_to_sql"]}
+    local = score_history(history, served, as_of, ["sql_to_won"])
+    assert list(local.columns[2:4]) == ["probability_mql_to_sql", "probability_sql_to_won"]
+    assert local["probability_sql_to_won"].isna().all()
+    assert local["probability_mql_to_sql"].notna().all()
+    needing = needing_of(history, as_of, ["sql_to_won"])
+    seen = history.stage_changes[history.stage_changes["changed_at"] < as_of]
+    latest = seen.sort_values("changed_at").groupby("lead_id")["stage"].last()
+    assert needing == {"sql_to_won": int((latest.astype(str) == "sql").sum())}
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    partitions = lead_partitions(partitioned_by_lead(history, tmp_path / "data"))
+    scored, _, on_dask = score_on_cluster(
+        dask_client,
+        partitions,
+        served,
+        as_of=as_of,
+        out=tmp_path / "scores",
+        now=now,
+        unserved=["sql_to_won"],
+    )
+    assert scored == len(history.leads) and on_dask == needing
+    written = pd.read_parquet(tmp_path / "scores")
+    assert list(written.columns) == list(local.columns)
+    assert written["probability_sql_to_won"].isna().all()
