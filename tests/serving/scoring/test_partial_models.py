@@ -10,8 +10,8 @@ import pytest
 
 from core.contract import STAGE_RANK
 from core.errors import TransitionNotServedError
-from serving.scoring.scorer import needing, refuse_unserved
 from serving.scoring.served import NO_CHAMPION, TRANSITIONS, Models, Unserved
+from serving.scoring.unserved import needing, refuse_unserved
 
 # lead, mql, sal, sql, won, lost after mql, lost after sql
 STAGES = ["lead", "mql", "sal", "sql", "won", "mql", "sql"]
