@@ -148,7 +148,8 @@ def serve(
 ) -> None:
     """Serve the scoring API (champions from the MLflow registry, or LEADSCORE_MODEL_DIR).
 
-    Fails fast, before listening, when no trained model is registered: train first."""
+    Serves the transitions that have a champion (GET /v1/models lists the others; leads that
+    need one get 503). Fails fast, before listening, when none has one: train first."""
     from serving.api.app import run_server
 
     run_server(host=host, port=port, workers=workers)
