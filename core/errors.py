@@ -65,11 +65,31 @@ class TooFewRowsError(InputError):
         )
 
 
+class NoChampionError(InputError):
+    """A command that uses the champions (batch scoring, the forecast) found none for a
+    transition: it works with the others and names this one; with none at all, exit code 2."""
+
+
 class ModelNotFoundError(LeadscoreError):
     """No trained model where one was expected (train first)."""
 
     http_status = 503
     exit_code = 1
+
+
+class TransitionNotServedError(ModelNotFoundError):
+    """A scoring request with leads that need a transition no champion serves (the service
+    started with the part of the funnel that has one). HTTP 503: train that transition first.
+
+    Attributes:
+        transition: the transition without a model.
+        leads: how many leads of the request need it.
+    """
+
+    def __init__(self, message: str, *, transition: str, leads: int) -> None:
+        self.transition = transition
+        self.leads = leads
+        super().__init__(message)
 
 
 class ReloadError(LeadscoreError):

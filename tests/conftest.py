@@ -3,7 +3,10 @@ temporary folders (real SQLite tracking and registry, no server)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -11,12 +14,16 @@ import pandas as pd
 import pytest
 
 from features.build import TrainingSet, build_training_sets
+from features.history import LeadHistory
 from features.io import write_simulation
 from features.simulate import Simulation, simulate
+from tests.cli.console import LEADSCORE
+from tests.factories import without_stages
 from training import tracking
 from training.rules import HandSetRules, default_rules_path, load_rules
 
 SIMULATED_LEADS = 8_000
+NO_WON_DEALS_LEADS = 1_500  # a marketing-side history: MQLs and SQLs, no won or lost deals
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,3 +92,28 @@ def dask_client() -> Iterator[object]:
 
     with start(None, workers=2, memory_limit="2GiB") as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def no_won_deals(tmp_path_factory) -> tuple[Path, LeadHistory]:
+    """(the folder `leadscore train` ran in, the history) of a simulated history whose won and
+    lost stage changes were dropped, trained on with `leadscore train` (plain LightGBM,
+    promoted whatever the gate says: the test is about what serves)."""
+    folder = tmp_path_factory.mktemp("no-won-deals")
+    sim = simulate(NO_WON_DEALS_LEADS, seed=3, start=datetime(2024, 1, 1), days=730)
+    history = without_stages(sim.history, ["won", "lost"])
+    write_simulation(replace(sim, history=history), folder / "raw")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["LEADSCORE_RULES_PRIOR"] = "off"  # plain LightGBM: compiled trees and SHAP serve
+    done = subprocess.run(
+        [LEADSCORE, "train", "--data", str(folder / "raw"), "--promote"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (folder / "train.stderr").write_text(done.stderr)
+    (folder / "train.stdout").write_text(done.stdout)
+    return folder, history

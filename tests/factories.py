@@ -120,3 +120,11 @@ def partitioned_by_lead(history, folder: Path, parts: int = 3) -> Path:
             )
     (folder / PARTITIONING_FILE).write_text(json.dumps({"by": "lead_id"}))
     return folder
+
+
+def without_stages(history: LeadHistory, stages: Sequence[str]) -> LeadHistory:
+    """``history`` with the stage changes into ``stages`` left out, as a CRM export of the
+    marketing side only looks (e.g. HubSpot contacts without deals: no ``won``, no ``lost``)."""
+    changes = history.stage_changes
+    kept = changes[~changes["stage"].astype(str).isin(list(stages))].reset_index(drop=True)
+    return LeadHistory(history.leads, history.touches, kept)

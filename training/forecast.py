@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from core.contract import TRANSITIONS
-from core.errors import InputError
+from core.errors import InputError, NoChampionError
 from features.decision_points import data_end_of
 from features.history import LeadHistory
 from training import tracking
@@ -33,6 +33,8 @@ class ForecastResult:
         high, and actual when the history shows it); open_leads: per transition, the leads
         counted (open, of them closed as lost, and older than the modelled weeks);
     figure: expected conversions per week; run_id: the MLflow run.
+    not_forecast: per transition without a champion, why and how many leads were open for it
+        (``{"reason": ..., "open": n}``): nothing is forecast for it.
     """
 
     as_of: pd.Timestamp
@@ -41,15 +43,16 @@ class ForecastResult:
     figure: Figure | None = None
     run_id: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    not_forecast: dict[str, dict] = field(default_factory=dict)
 
 
 def champion_timing(transition: str) -> tuple[ScoringBundle, str]:
-    """The champion bundle of ``transition`` and its version; InputError when there is none or
-    it has no timing model (trained before it existed)."""
+    """The champion bundle of ``transition`` and its version; ``NoChampionError`` when there is
+    none, InputError when it has no timing model (trained before it existed)."""
     found = tracking.load_bundle_version(transition, tracking.CHAMPION)
     name = tracking.registered_name(transition)
     if found is None:
-        raise InputError(f"no champion {name} to forecast with; train first: leadscore train")
+        raise NoChampionError(f"no champion {name} to forecast with; train first: leadscore train")
     bundle, version = found
     if bundle.timing is None:
         raise InputError(
@@ -65,8 +68,11 @@ def run_forecast(
     *,
     progress: Callable[[str], None] | None = None,
 ) -> ForecastResult:
-    """Forecast from the leads open at ``as_of`` with both champions; ``as_of`` must lie
-    within the history (after its first and no later than its last event)."""
+    """Forecast from the leads open at ``as_of`` with the champions; ``as_of`` must lie within
+    the history (after its first and no later than its last event). A transition without a
+    champion (a history without won deals trains MQL -> SQL only) is not forecast: said on
+    ``progress`` with its open leads counted, and kept in ``not_forecast``; none with one is
+    the first transition's ``NoChampionError``."""
     say = progress or (lambda _: None)
     as_of = pd.Timestamp(as_of)
     if as_of.tzinfo is not None:
@@ -78,7 +84,21 @@ def run_forecast(
             f"--as-of {as_of:%Y-%m-%d %H:%M}: outside the data, which runs from "
             f"{first:%Y-%m-%d} to {end:%Y-%m-%d %H:%M}"
         )
-    bundles = {t: champion_timing(t) for t in TRANSITIONS}
+    bundles, not_forecast, first = {}, {}, None
+    for transition in TRANSITIONS:
+        try:
+            bundles[transition] = champion_timing(transition)
+        except NoChampionError as error:
+            first = first or error
+            open_leads = len(open_at(history, transition, as_of))
+            not_forecast[transition] = {"reason": str(error), "open": open_leads}
+    if not bundles and first is not None:
+        raise first  # nothing to forecast: the one error line
+    for transition, why in not_forecast.items():
+        say(
+            f"[{transition}] not forecast: {why['reason']}; its {why['open']:,} open leads at "
+            f"{as_of:%Y-%m-%d} are not counted"
+        )
     tables, counted = {}, {}
     for transition, (bundle, _) in bundles.items():
         timing = bundle.timing
@@ -108,6 +128,7 @@ def run_forecast(
         open_leads=counted,
         figure=forecast_figure(tables, as_of),
         versions={t: version for t, (_, version) in bundles.items()},
+        not_forecast=not_forecast,
     )
 
 
@@ -124,6 +145,7 @@ def log_forecast(result: ForecastResult, files: list[Path]) -> str:
         "as_of": str(result.as_of),
         **{f"{t}.version": v for t, v in result.versions.items()},
         **{f"{t}.{k}": v for t, c in result.open_leads.items() for k, v in c.items()},
+        **{f"{t}.not_forecast": why["reason"] for t, why in result.not_forecast.items()},
     }
     figures = {"forecast": result.figure} if result.figure is not None else {}
     return tracking.log_benchmark_run(
@@ -161,4 +183,9 @@ def forecast_text(result: ForecastResult) -> str:
                 )
                 line += f"{int(row.actual):>9d}{error}"
             lines.append(line)
+    for transition, why in result.not_forecast.items():
+        lines.append(
+            f"\n{transition}: not forecast ({why['reason']}); {why['open']:,} leads open for it "
+            "are not counted"
+        )
     return "\n".join(lines)

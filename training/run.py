@@ -33,12 +33,8 @@ from training.rules import HandSetRules, RuleScores, score_leads
 from training.selection import PriorMode
 from training.split import (
     MIN_POSITIVES,
-    MIN_ROWS_PER_OUTCOME,
-    TimeSplit,
     floor_reason,
-    require_floor_rows,
-    require_outcomes,
-    time_split,
+    split_for_training,
 )
 from training.timing.fit import fit_for_split
 from training.timing.judge import brier_line, judge_on_test
@@ -77,23 +73,6 @@ def fingerprint(frame: pd.DataFrame) -> str:
     """Short hash of the rows a model was trained and tested on (ids, times, labels)."""
     hashed = pd.util.hash_pandas_object(frame[["lead_id", "decision_time", "label"]], index=False)
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
-
-
-def split_for_training(training_set: TrainingSet, min_positives: int = MIN_POSITIVES) -> TimeSplit:
-    """The time split of a training set, checked before anything is fitted or logged. A model
-    is learned when the set has ``min_positives`` converted rows and each part of the split
-    ``MIN_ROWS_PER_OUTCOME`` rows of each outcome; otherwise the hand-set score is calibrated
-    on train + validation, which needs ``FLOOR_ROWS_PER_OUTCOME`` of each (``TooFewRowsError``
-    names the counts). The command line checks every transition this way before training."""
-    transition = training_set.manifest["transition"]
-    frame = training_set.frame
-    if len(frame) == 0:
-        empty = np.zeros(0, dtype=int)
-        require_outcomes(transition, dict.fromkeys(MIN_ROWS_PER_OUTCOME, empty))
-    split = time_split(frame)
-    if floor_reason(split, min_positives) is not None:
-        require_floor_rows(transition, split)
-    return split
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:

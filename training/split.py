@@ -9,13 +9,14 @@ overstate every metric. Rows sharing a decision time never straddle two parts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from core.errors import InputError, TooFewRowsError
+from features.build import TrainingSet
 
 # The fewest rows of each outcome (converted, not converted) a part of the split needs. Training
 # needs both outcomes to learn any difference between them; validation chooses the number of
@@ -145,3 +146,68 @@ def require_floor_rows(subject: str, split: TimeSplit) -> None:
     hold ``FLOOR_ROWS_PER_OUTCOME`` of each outcome."""
     labels = np.r_[split.train["label"].to_numpy(), split.validation["label"].to_numpy()]
     require_outcomes(subject, {FLOOR_PART: labels}, {FLOOR_PART: FLOOR_ROWS_PER_OUTCOME})
+
+
+def split_for_training(training_set: TrainingSet, min_positives: int = MIN_POSITIVES) -> TimeSplit:
+    """The time split of a training set, checked before anything is fitted or logged. A model
+    is learned when the set has ``min_positives`` converted rows and each part of the split
+    ``MIN_ROWS_PER_OUTCOME`` rows of each outcome; otherwise the hand-set score is calibrated
+    on train + validation, which needs ``FLOOR_ROWS_PER_OUTCOME`` of each (``TooFewRowsError``
+    names the counts). The command line checks every transition this way before training."""
+    transition = training_set.manifest["transition"]
+    frame = training_set.frame
+    if len(frame) == 0:
+        empty = np.zeros(0, dtype=int)
+        require_outcomes(transition, dict.fromkeys(MIN_ROWS_PER_OUTCOME, empty))
+    split = time_split(frame)
+    if floor_reason(split, min_positives) is not None:
+        require_floor_rows(transition, split)
+    return split
+
+
+@dataclass(frozen=True)
+class SkippedTransition:
+    """A transition whose history cannot give even the floor (the calibrated hand-set score),
+    so a run trains the others without it, as when a team exports its marketing side only
+    (MQLs and SQLs, no won or lost deals).
+
+    Attributes:
+        transition: which one.
+        reason: the ``TooFewRowsError`` message: each part's counts and the minimum it needs.
+        counts, minimum: the same as numbers, per part (converted, not converted) and needed.
+    """
+
+    transition: str
+    reason: str
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    minimum: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, object]:
+        """The JSON a run prints for it (``leadscore train --json``)."""
+        return {
+            "skipped": self.reason,
+            "counts": {part: list(pair) for part, pair in self.counts.items()},
+            "needs": self.minimum,
+        }
+
+
+def trainable_sets(
+    sets: Mapping[str, TrainingSet], min_positives: int = MIN_POSITIVES
+) -> tuple[dict[str, TrainingSet], list[SkippedTransition]]:
+    """The training sets that can give at least the floor (``split_for_training``), and the
+    others as ``SkippedTransition``; checked before anything is fitted or logged. Raises the
+    first ``TooFewRowsError`` when none can be trained: then there is nothing to run."""
+    kept: dict[str, TrainingSet] = {}
+    skipped: list[SkippedTransition] = []
+    first: TooFewRowsError | None = None
+    for name, training_set in sets.items():
+        try:
+            split_for_training(training_set, min_positives)
+        except TooFewRowsError as error:
+            first = first or error
+            skipped.append(SkippedTransition(name, str(error), error.counts, error.minimum))
+        else:
+            kept[name] = training_set
+    if not kept and first is not None:
+        raise first
+    return kept, skipped

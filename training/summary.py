@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Sequence
 
 from training.gate import CHANCE_AUC
 from training.run import TransitionResult
+from training.split import SkippedTransition
 from training.tracking import registered_name
 
 _ROWS: tuple[tuple[str, str, str], ...] = (
@@ -33,8 +35,12 @@ def _fmt(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def comparison_table(results: list[TransitionResult]) -> str:
-    """A plain-text table, one block per transition."""
+def comparison_table(
+    results: list[TransitionResult], skipped: Sequence[SkippedTransition] = ()
+) -> str:
+    """A plain-text table, one block per transition trained, then a block per transition
+    ``skipped`` (too few rows for even the calibrated hand-set score): why, and that nothing
+    new serves it."""
     lines = []
     for result in results:
         m = result.metrics
@@ -71,7 +77,24 @@ def comparison_table(results: list[TransitionResult]) -> str:
                 f"model gap {m['oracle']['gap']:.3f}"
             )
         lines += _wrapped(registry_text(result))
+    for left_out in skipped:
+        lines.append(f"\n{left_out.transition}: not trained")
+        lines += _wrapped(
+            f"{left_out.reason}. This run registered no version of "
+            f"{registered_name(left_out.transition)}: a champion from an earlier run keeps "
+            "serving; without one, the API answers 503 for the leads that need this transition."
+        )
     return "\n".join(lines)
+
+
+def results_json(
+    results: list[TransitionResult], skipped: Sequence[SkippedTransition] = ()
+) -> dict[str, dict]:
+    """What ``leadscore train --json`` prints: per transition its test metrics, or for a
+    transition skipped, ``{"skipped": reason, "counts": ..., "needs": ...}``."""
+    out: dict[str, dict] = {r.transition: r.metrics for r in results}
+    out.update({left_out.transition: left_out.describe() for left_out in skipped})
+    return out
 
 
 def _wrapped(text: str) -> list[str]:

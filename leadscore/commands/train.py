@@ -105,17 +105,18 @@ def train(
     from features.build import build_training_sets
     from features.io import read_import_report, read_lead_history, read_truth
     from training.rules import default_rules_path, load_rules
-    from training.run import split_for_training, train_transition
-    from training.summary import comparison_table
+    from training.run import train_transition
+    from training.split import trainable_sets
+    from training.summary import comparison_table, results_json
 
     data = data or settings.data_dir / "raw"
     hand_set = load_rules(rules or settings.rules_path or default_rules_path())
     if engine == "dask":
-        results = _train_on_dask(data, hand_set, address, settings, seed, promote)
+        results, skipped = _train_on_dask(data, hand_set, address, settings, seed, promote)
         if json_output:
-            emit_json({r.transition: r.metrics for r in results})
+            emit_json(results_json(results, skipped))
         else:
-            typer.echo(comparison_table(results))
+            typer.echo(comparison_table(results, skipped))
         return
     history, set_aside = read_lead_history(data)
     for item in set_aside:
@@ -123,8 +124,11 @@ def train(
     sets = build_training_sets(
         history, horizon_days=settings.horizon_days, set_aside=set_aside, progress=progress
     )
-    for training_set in sets.values():  # every transition, before the first is trained
-        split_for_training(training_set, settings.min_positives)
+    # every transition, before the first is trained: those that cannot give even the floor are
+    # left out and named (none left: the first one's TooFewRowsError)
+    sets, skipped = trainable_sets(sets, settings.min_positives)
+    for left_out in skipped:
+        progress(f"[{left_out.transition}] skipped, not trained: {left_out.reason}")
     configure_tracking(settings)
     truth = read_truth(data)
     imported = read_import_report(data)
@@ -148,9 +152,9 @@ def train(
         for training_set in sets.values()
     ]
     if json_output:
-        emit_json({r.transition: r.metrics for r in results})
+        emit_json(results_json(results, skipped))
     else:
-        typer.echo(comparison_table(results))
+        typer.echo(comparison_table(results, skipped))
 
 
 def _train_on_dask(
@@ -160,7 +164,7 @@ def _train_on_dask(
     settings: Settings,
     seed: int | None,
     promote: bool | None,
-) -> list:
+) -> tuple[list, list]:
     from features.distributed.cluster import dask_client
     from features.distributed.dataset import table_files
     from features.io import read_import_report, read_truth

@@ -44,7 +44,7 @@ from serving.runtime.workers import serve_workers
 from serving.schemas.responses import ErrorOut
 from serving.scoring.batching import Job, ScoringQueue
 from serving.scoring.loading import load_for, load_generation
-from serving.scoring.scorer import score_requests
+from serving.scoring.scorer import refusals, score_requests
 from serving.scoring.served import Models
 from serving.scoring.slot import ModelSlot
 
@@ -147,18 +147,29 @@ def create_app(settings: Settings) -> FastAPI:
         observe_follow,
     )
 
-    def run_pass(jobs: Sequence[Job]) -> list[dict]:
+    def run_pass(jobs: Sequence[Job]) -> list[dict | Exception]:
         models = slot.current  # one snapshot per pass; a reload swaps it for the next pass
         metrics.pass_leads.observe(len(jobs))
+        now = datetime.now(UTC)
+        requests = [job.request for job in jobs]
+        # leads needing a transition without a model get its 503, the others are scored
+        refused = refusals(models, requests, now=now) if models.missing else {}
+        kept = [k for k in range(len(jobs)) if k not in refused] if refused else range(len(jobs))
+        if not kept:
+            return [refused[k] for k in range(len(jobs))]
         scored = score_requests(
             models,
-            [job.request for job in jobs],
-            now=datetime.now(UTC),
-            reasons=[job.reasons for job in jobs],
+            [requests[k] for k in kept] if refused else requests,
+            now=now,
+            reasons=[jobs[k].reasons for k in kept],
             top=settings.reasons_per_direction,
         )
         metrics.observe_scored("score", scored)
-        return rows_of(scored)
+        rows: list[dict | Exception] = rows_of(scored)
+        if refused:
+            answers = dict(zip(kept, rows, strict=True))
+            rows = [refused.get(k) or answers[k] for k in range(len(jobs))]
+        return rows
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -179,6 +190,13 @@ def create_app(settings: Settings) -> FastAPI:
             ),
             "pyarrow" if app.state.json_reader is None else "compiled C",
         )
+        for unserved in models.missing.values():
+            log.warning(
+                "not serving %s (%s): %s; leads that need it are answered 503",
+                unserved.transition,
+                unserved.name,
+                unserved.reason,
+            )
         following = asyncio.create_task(slot.keep_following()) if slot.shared else None
         try:
             yield

@@ -40,6 +40,7 @@ from serving.schemas.responses import (
     BatchOut,
     ErrorOut,
     HealthOut,
+    MissingOut,
     ModelOut,
     ModelsOut,
     ScoreOut,
@@ -51,6 +52,14 @@ from serving.scoring.served import Models
 from serving.scoring.slot import ModelSlot
 
 NOT_READY = {503: {"model": ErrorOut, "description": "No models loaded (train first)."}}
+NOT_SERVED = {
+    503: {
+        "model": ErrorOut,
+        "description": "No models loaded (train first), or a lead needs a transition no "
+        "champion serves yet (`error`: `transition_not_served`; the detail names the transition "
+        "and how many leads need it; GET /v1/models lists what is served).",
+    }
+}
 UNREADABLE = {
     400: {"model": ErrorOut, "description": "The body is not readable JSON (or Arrow IPC)."}
 }
@@ -93,7 +102,7 @@ def _json(content: Any) -> Response:
     "with its points per rule, a priority tier and the reasons. Only events strictly before "
     "`as_of` (default: now) count.",
     dependencies=[Depends(json_body)],
-    responses=NOT_JSON,
+    responses={**NOT_JSON, **NOT_SERVED},
 )
 async def score(
     request: ScoreRequest,
@@ -122,6 +131,7 @@ async def score(
             "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
         },
         **NOT_BATCH_MEDIA,
+        **NOT_SERVED,
     },
     # the endpoint reads the body itself (serving.decode.body), so the spec is given here
     openapi_extra={
@@ -298,6 +308,10 @@ def models_out(models: Models, slot: ModelSlot) -> ModelsOut:
             )
             for m in models.by_transition.values()
         ],
+        missing=[
+            MissingOut(transition=u.transition, name=u.name, reason=u.reason, detail=u.detail)
+            for u in models.missing.values()
+        ],
         rules_threshold=models.rules.threshold,
         rules=[rule.name for rule in models.rules.rules],
         workers=[WorkerOut.model_validate(entry) for entry in slot.workers()],
@@ -308,8 +322,9 @@ def models_out(models: Models, slot: ModelSlot) -> ModelsOut:
     "/models",
     response_model=ModelsOut,
     summary="The models being served",
-    description="The models this worker serves and their reload generation, and what every "
-    "worker of the server serves.",
+    description="The models this worker serves and their reload generation, the transitions it "
+    "has no model for (`missing`: no champion registered, train first), and what every worker "
+    "of the server serves.",
 )
 async def list_models(
     models: Annotated[Models, Depends(get_models)],
@@ -325,8 +340,9 @@ async def list_models(
     description="Loads the champions again (registry alias or folder) beside the current ones "
     "and swaps them in; requests in flight finish on the old ones. Once this answers, every "
     "worker of the server scores with the new models (each loads them before its next "
-    "answer). If loading fails, nothing changes anywhere and the error (503) says which models "
-    "still serve.",
+    "answer). Transitions without a champion are left out and listed in `missing`, as at "
+    "start-up; when none has one, or loading fails, nothing changes anywhere and the error "
+    "(503) says which models still serve.",
 )
 async def reload_models(
     slot: Annotated[ModelSlot, Depends(get_slot)],

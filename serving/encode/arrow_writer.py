@@ -21,8 +21,9 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from serving.encode.rows import within_days
-from serving.scoring.scorer import TRANSITIONS, ScoredLeads, TransitionScores
+from core.contract import TRANSITIONS
+from serving.encode.rows import model_ref, within_days
+from serving.scoring.scorer import ScoredLeads, TransitionScores
 
 _TEXT = pa.string()
 _MODEL = pa.struct([("name", _TEXT), ("version", _TEXT), ("alias", _TEXT)])
@@ -152,9 +153,9 @@ def _lead_ids(lead_ids: Sequence[int | str]) -> pa.Array:
 
 
 def _transition(scores: TransitionScores, n: int) -> pa.StructArray:
-    served = scores.served
+    ref = model_ref(scores)
     model = pa.StructArray.from_arrays(
-        [pa.array([value] * n, _TEXT) for value in (served.name, served.version, served.alias)],
+        [pa.array([ref[key]] * n, _TEXT) for key in ("name", "version", "alias")],
         names=["name", "version", "alias"],
     )
     up: list[list[dict] | None] = [None] * n

@@ -11,7 +11,8 @@ from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from serving.scoring.scorer import TRANSITIONS, ScoredLeads, TransitionScores
+from core.contract import TRANSITIONS
+from serving.scoring.scorer import ScoredLeads, TransitionScores
 
 
 def rows_of(scored: ScoredLeads) -> list[dict]:
@@ -80,6 +81,9 @@ def within_days(scores: TransitionScores) -> list[dict[str, float] | None]:
 def model_ref(scores: TransitionScores) -> dict[str, str | None]:
     """The ``ModelRef`` of the model that scored a transition."""
     served = scores.served
+    if served is None:  # no model serves the transition: its registered name only
+        name = scores.unserved.name if scores.unserved is not None else ""
+        return {"name": name, "version": None, "alias": None}
     return {"name": served.name, "version": served.version, "alias": served.alias}
 
 

@@ -60,7 +60,10 @@ class _Pass:
             scored.lead_ids,
             scored.as_of,
             scored.stage,
-            {t: (s.parts, s.probability, s.served.version) for t, s in scored.transitions.items()},
+            {
+                t: (s.parts, s.probability, s.served.version if s.served else None)
+                for t, s in scored.transitions.items()
+            },
             scored.hand_set_points,
             scored.threshold,
             {name: scored.features[name] for name in names if name in scored.features},
@@ -179,7 +182,11 @@ class ScoreRecorder:
 
     def _watched_names(self, scored: ScoredLeads) -> list[str]:
         """The watched features of the models that scored the pass (computed once per model)."""
-        models = [scores.served.bundle.model for scores in scored.transitions.values()]
+        models = [
+            scores.served.bundle.model
+            for scores in scored.transitions.values()
+            if scores.served is not None  # a transition without a model watches nothing
+        ]
         key = tuple(id(model) for model in models)
         names = self._watched.get(key)
         if names is None:

@@ -28,7 +28,9 @@ class Reason(BaseModel):
     text: str = Field(description="The reason in words, e.g. '3 touches of pricing content ...'")
 
 
-TransitionStatus = Literal["open", "hypothetical", "converted", "lost", "not_reached"]
+TransitionStatus = Literal[
+    "open", "hypothetical", "converted", "lost", "not_reached", "unavailable"
+]
 
 
 class TransitionOut(BaseModel):
@@ -37,8 +39,9 @@ class TransitionOut(BaseModel):
     status: ``open`` (the lead is in the transition's entry stage: probability of reaching the
     target within the horizon), ``hypothetical`` (not yet in the entry stage: the probability
     if it entered it at as_of), ``converted`` (the target was already reached), ``lost`` (the
-    lead was lost first), ``not_reached`` (too early in the funnel for this model). Only
-    ``open`` and ``hypothetical`` carry a probability.
+    lead was lost first), ``not_reached`` (too early in the funnel for this model),
+    ``unavailable`` (no model serves this transition yet: no champion registered; the lead's
+    priority comes from the other one). Only ``open`` and ``hypothetical`` carry a probability.
     """
 
     status: TransitionStatus
@@ -129,13 +132,25 @@ class ModelOut(BaseModel):
     )
 
 
+class MissingOut(BaseModel):
+    """A transition the server has no model for: leads that need it are answered 503."""
+
+    transition: str
+    name: str = Field(description="Its registered model, e.g. leadscore-sql-to-won.")
+    reason: str = Field(description="Why, e.g. 'no champion registered: train first'.")
+    detail: str = Field(description="What loading it said, with the fix.")
+
+
 class WorkerOut(BaseModel):
     """What one worker process of the server serves."""
 
     pid: int
     generation: int = Field(description="The reload generation it serves.")
     versions: dict[str, str | None] = Field(
-        description="Registry version per transition (null when served from a folder)."
+        description="Registry version per transition served (null when served from a folder)."
+    )
+    missing: list[str] = Field(
+        default_factory=list, description="The transitions it has no model for."
     )
     loaded_at: datetime = Field(description="When it loaded them.")
     answering: bool = Field(description="Whether this worker gave this answer.")
@@ -147,7 +162,12 @@ class ModelsOut(BaseModel):
         description="Reload generation of these models: 1 for those the server started with, "
         "one more per successful reload (by any worker)."
     )
-    models: list[ModelOut]
+    models: list[ModelOut] = Field(description="The transitions served, one model each.")
+    missing: list[MissingOut] = Field(
+        default_factory=list,
+        description="The transitions not served (no champion registered): leads that need one "
+        "are answered 503 until it is trained and the models reloaded.",
+    )
     rules_threshold: float
     rules: list[str]
     workers: list[WorkerOut] = Field(

@@ -25,7 +25,8 @@ class Job:
 
 class ScoringQueue:
     """Attributes:
-    run: scores a list of jobs in one pass and returns one result per job, in order.
+    run: scores a list of jobs in one pass and returns one result per job, in order (an
+        exception for a job refused alone: its request gets it raised).
     max_leads: the most leads one pass takes.
     """
 
@@ -57,5 +58,9 @@ class ScoringQueue:
                         future.set_exception(error)
             else:
                 for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):  # this request's own error (e.g. a 503)
+                        future.set_exception(result)
+                    else:
                         future.set_result(result)

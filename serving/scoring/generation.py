@@ -2,8 +2,9 @@
 for them (``Settings.runtime_dir``).
 
 A reload is published there before it is answered: the bundles of generation N in
-``generation-N/``, then ``generation.json`` naming N and, per transition, the registered name,
-version, alias and source of the bundle, then N in the 8-byte counter file ``generation`` that
+``generation-N/``, then ``generation.json`` naming N and, per transition served, the registered
+name, version, alias and source of the bundle (per transition without a champion, why: the
+``missing`` entry), then N in the 8-byte counter file ``generation`` that
 every worker keeps mapped in memory. Reading the counter costs about 0.1 µs (a ``stat`` of a file
 4-10 µs on the development machine), so every request can afford it; a worker that finds it moved
 loads exactly the bundles ``generation.json`` names (so all workers serve the same versions,
@@ -29,14 +30,14 @@ import shutil
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import joblib
 
-from serving.scoring.served import Models
+from serving.scoring.served import Models, Unserved
 
 log = logging.getLogger(__name__)
 COUNTER, RECORD, LOCK, WORKERS = "generation", "generation.json", "lock", "workers"
@@ -58,10 +59,12 @@ class Published:
 @dataclass(frozen=True)
 class Generation:
     """Attributes: number (1 for the models the server started with, one more per reload);
-    models: per transition, what every worker of the server is to serve."""
+    models: per transition, what every worker of the server is to serve; missing: the
+    transitions it has no model for (no champion when it was loaded), and why."""
 
     number: int
     models: dict[str, Published]
+    missing: dict[str, Unserved] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Staged:
 
     folder: Path
     models: dict[str, dict[str, Any]]
+    missing: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _write_whole(path: Path, data: bytes) -> None:
@@ -99,6 +103,7 @@ def worker_entry(worker: str, generation: int, models: Models) -> dict[str, Any]
         "pid": os.getpid(),
         "generation": generation,
         "versions": {t: m.version for t, m in models.by_transition.items()},
+        "missing": sorted(models.missing),
         "loaded_at": models.loaded_at.isoformat(),
     }
 
@@ -138,15 +143,21 @@ class SharedGeneration:
             record = json.loads((self.folder / RECORD).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        return self._generation(record["number"], record["models"])
+        return self._generation(record["number"], record["models"], record.get("missing", {}))
 
-    def _generation(self, number: int, models: dict[str, dict[str, Any]]) -> Generation:
+    def _generation(
+        self,
+        number: int,
+        models: dict[str, dict[str, Any]],
+        missing: dict[str, dict[str, str]],
+    ) -> Generation:
         return Generation(
             number=int(number),
             models={
                 transition: Published(**{**entry, "bundle": self.folder / entry["bundle"]})
                 for transition, entry in models.items()
             },
+            missing={transition: Unserved(**entry) for transition, entry in missing.items()},
         )
 
     def stage(self, models: Models) -> Staged:
@@ -168,7 +179,7 @@ class SharedGeneration:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return Staged(folder, entries)
+        return Staged(folder, entries, {t: asdict(u) for t, u in models.missing.items()})
 
     def discard(self, staged: Staged) -> None:
         shutil.rmtree(staged.folder, ignore_errors=True)
@@ -188,6 +199,7 @@ class SharedGeneration:
             record = {
                 "number": number,
                 "models": models,
+                "missing": staged.missing,
                 "written_by": os.getpid(),
                 "written_at": datetime.now(UTC).isoformat(),
             }
@@ -197,7 +209,7 @@ class SharedGeneration:
                 suffix = old.name.removeprefix("generation-")
                 if suffix.isdigit() and int(suffix) <= number - _KEPT:
                     shutil.rmtree(old, ignore_errors=True)
-        return self._generation(number, models)
+        return self._generation(number, models, staged.missing)
 
     def record_worker(self, worker: str, generation: int, models: Models) -> None:
         """Notes what ``worker`` serves now. A failed write is logged: the listing would miss

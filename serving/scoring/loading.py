@@ -1,9 +1,11 @@
 """The champions, from the MLflow registry, a local folder or a reload generation, ready to
 score.
 
-``load_models`` and ``load_generation`` build a complete, immutable ``Models`` or raise
-``ModelNotFoundError``; they never half-replace anything. ``serving.scoring.slot`` keeps the
-current ``Models`` and swaps a new one in with one assignment.
+``load_models`` and ``load_generation`` build a complete, immutable ``Models`` (every
+transition that has a champion; those without one listed in ``Models.missing``) or raise
+``ModelNotFoundError`` when none has one; they never half-replace anything.
+``serving.scoring.slot`` keeps the current ``Models`` and swaps a new one in with one
+assignment.
 """
 
 from __future__ import annotations
@@ -11,18 +13,26 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
 
+from core.contract import TRANSITIONS
 from core.errors import ModelNotFoundError
 from core.settings import Settings, trees_cache_of
 from serving.scoring.compiled_trees import hazard_prediction, tree_prediction
 from serving.scoring.generation import Generation
 from serving.scoring.reasons import ReasonWriter
-from serving.scoring.served import TRANSITIONS, Models, ServedModel, inputs_key
+from serving.scoring.served import (
+    NO_CHAMPION,
+    Models,
+    ServedModel,
+    Unserved,
+    inputs_key,
+)
 from serving.scoring.tree_shap import tree_contributions
 from training import tracking
 from training.bundle import ScoringBundle
@@ -149,20 +159,27 @@ def load_models(
     model_dir: Path | None,
     trees_cache: Path | None = None,
 ) -> Models:
-    """Both transitions' models from ``model_dir`` if given, else ``models:/<name>@<alias>``.
+    """The transitions' models from ``model_dir`` if given, else ``models:/<name>@<alias>``.
 
-    Raises ``ModelNotFoundError`` (naming what is missing and where) when either model is
-    missing or cannot be read; anything else that goes wrong while loading is reported the
-    same way, so the caller keeps what it had. ``trees_cache``: where compiled trees are kept
-    (None: LightGBM predicts).
+    A transition without one (no champion registered yet: a history with no won deals trains
+    only MQL -> SQL) is left out, logged and listed in ``Models.missing``; the service serves
+    the others. Raises ``ModelNotFoundError`` (naming what is missing and where) when no
+    transition has a model; a model that cannot be read, or anything else that goes wrong
+    while loading, is reported the same way, so the caller keeps what it had. ``trees_cache``:
+    where compiled trees are kept (None: LightGBM predicts).
     """
     try:
         if model_dir is not None:
-            served = {t: _from_folder(t, Path(model_dir), trees_cache) for t in TRANSITIONS}
+            folder = Path(model_dir)
+            served, missing = _each_transition(
+                lambda t: _from_folder(t, folder, trees_cache), "no model in the model folder"
+            )
         else:
             tracking.configure(tracking_uri, artifacts_dir, experiment)
             uri = _redacted(os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri)  # as configure
-            served = {t: _from_registry(t, alias, uri, trees_cache) for t in TRANSITIONS}
+            served, missing = _each_transition(
+                lambda t: _from_registry(t, alias, uri, trees_cache), f"no {alias} registered"
+            )
     except ModelNotFoundError:
         raise
     except Exception as error:  # a broken store or artifact: same outcome as a missing model
@@ -170,19 +187,48 @@ def load_models(
         raise ModelNotFoundError(
             f"could not load the models ({type(error).__name__}: {error}); {TRAIN_FIRST}"
         ) from error
-    return _gathered(served)
+    return _gathered(served, missing)
+
+
+def _each_transition(
+    load: Callable[[str], ServedModel], absent: str
+) -> tuple[dict[str, ServedModel], dict[str, Unserved]]:
+    """Each transition's model by ``load``, and the transitions it found none for (``absent``:
+    why, in a few words); raises the first transition's ``ModelNotFoundError`` when none has
+    one, as a service with nothing to serve must not start."""
+    served: dict[str, ServedModel] = {}
+    missing: dict[str, Unserved] = {}
+    first: ModelNotFoundError | None = None
+    for transition in TRANSITIONS:
+        try:
+            served[transition] = load(transition)
+        except ModelNotFoundError as error:
+            first = first or error
+            name = tracking.registered_name(transition)
+            missing[transition] = Unserved(transition, name, f"{absent}: train first", str(error))
+    if first is not None and not served:
+        raise first
+    for unserved in missing.values():
+        log.warning(
+            "not serving %s: %s; leads that need it get 503 (%s)",
+            unserved.transition,
+            unserved.reason,
+            unserved.detail,
+        )
+    return served, missing
 
 
 def load_generation(generation: Generation, trees_cache: Path | None = None) -> Models:
     """Exactly the bundles of a reload ``generation`` (``serving.scoring.generation``), as the
-    worker that published it loaded them. Raises ``ModelNotFoundError`` naming the generation
-    when a bundle is missing or unreadable."""
+    worker that published it loaded them, and the transitions it has none for. Raises
+    ``ModelNotFoundError`` naming the generation when a bundle is missing or unreadable."""
     try:
-        if set(generation.models) != set(TRANSITIONS):
-            raise ValueError(f"it holds {sorted(generation.models)}, not {list(TRANSITIONS)}")
+        if not generation.models or not set(generation.models) <= set(TRANSITIONS):
+            raise ValueError(
+                f"it holds {sorted(generation.models)}, not some of {list(TRANSITIONS)}"
+            )
         served = {}
-        for transition in TRANSITIONS:
-            published = generation.models[transition]
+        for transition, published in generation.models.items():
             bundle = joblib.load(published.bundle)
             if not isinstance(bundle, ScoringBundle) or bundle.transition != transition:
                 raise ValueError(f"{published.bundle} is not a {transition} scoring bundle")
@@ -193,25 +239,32 @@ def load_generation(generation: Generation, trees_cache: Path | None = None) -> 
                 source=published.source,
                 trees_cache=trees_cache,
             )
+        missing = {
+            t: generation.missing.get(t) or Unserved(t, tracking.registered_name(t), NO_CHAMPION)
+            for t in TRANSITIONS
+            if t not in served
+        }
     except Exception as error:
         log.exception("loading reload generation %d failed", generation.number)
         raise ModelNotFoundError(
             f"could not load the models of reload generation {generation.number} "
             f"({type(error).__name__}: {error})"
         ) from error
-    return _gathered(served)
+    return _gathered(served, missing)
 
 
-def _gathered(served: dict[str, ServedModel]) -> Models:
-    """Both transitions' models with the hand-set rules the API scores next to them."""
-    rules = served["mql_to_sql"].bundle.rules
-    if served["sql_to_won"].bundle.rules != rules:
+def _gathered(served: dict[str, ServedModel], missing: dict[str, Unserved]) -> Models:
+    """The served models with the hand-set rules the API scores next to them: the first served
+    transition's (MQL -> SQL's when it is served)."""
+    first = next(t for t in TRANSITIONS if t in served)
+    rules = served[first].bundle.rules
+    for transition, model in list(served.items()):
+        if model.bundle.rules == rules:
+            continue
         log.warning(
-            "the two models were trained with different hand-set rules; serving the "
-            "mql_to_sql model's rules"
+            "the models were trained with different hand-set rules; serving the %s model's rules",
+            first,
         )
-        if served["sql_to_won"].bundle.model.prior_ is not None:  # its prior reads its own
-            served["sql_to_won"] = replace(
-                served["sql_to_won"], own_rules=served["sql_to_won"].bundle.rules
-            )
-    return Models(by_transition=served, rules=rules, loaded_at=datetime.now(UTC))
+        if model.bundle.model.prior_ is not None:  # its prior reads its own
+            served[transition] = replace(model, own_rules=model.bundle.rules)
+    return Models(by_transition=served, rules=rules, loaded_at=datetime.now(UTC), missing=missing)

@@ -20,6 +20,13 @@ lost         lost (or converted if SQL was reached)  lost
 
 ``open``: the chance of reaching the target from here; ``hypothetical``: the chance if the lead
 entered the transition's entry stage at ``as_of`` (the models are trained at that moment).
+
+A service may serve only part of the funnel (``Models.missing``: no champion for a transition
+yet). A lead needs the transition its priority comes from (SQL to won at SQL, else MQL to SQL
+until won or lost); a request with a lead that needs a missing one is refused whole
+(``TransitionNotServedError``, HTTP 503, counting those leads), checked once per pass and only
+when something is missing. Other leads get ``unavailable`` where that transition's probability
+would have been.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.contract import STAGE_RANK, STAGES
+from core.contract import STAGE_RANK, STAGES, TRANSITIONS
+from core.errors import TransitionNotServedError
 from features.build import feature_columns
 from features.definitions import Columns
 from features.online import visible_of
 from features.window import VisibleHistory
-from serving.scoring.served import TRANSITIONS, Models, ServedModel
+from serving.scoring.served import Models, ServedModel, Unserved
+from serving.scoring.unserved import needing, not_served, refuse_unserved
 from training.model import LeadConversionModel
 from training.model.prior import HAND_SET_POINTS
 from training.rules import rule_points as score_rules
@@ -59,19 +68,23 @@ _NOTES = {
     ("sql_to_won", "converted"): "Already won.",
     ("sql_to_won", "lost"): "The lead was lost.",
     ("sql_to_won", "not_reached"): "Not MQL yet: too early for the SQL-to-won model.",
+    ("mql_to_sql", "unavailable"): "No MQL-to-SQL model is served yet (no champion): train it.",
+    ("sql_to_won", "unavailable"): "No SQL-to-won model is served yet (no champion): train it.",
 }
 
 
 @dataclass(frozen=True)
 class TransitionScores:
-    """One transition's part of a scoring pass, per lead."""
+    """One transition's part of a scoring pass, per lead. ``served`` is None for a transition
+    without a model (``unserved`` says which and why): no lead has its probability."""
 
-    served: ServedModel
+    served: ServedModel | None
     parts: list[tuple[str, str, bool]]  # status, its note, whether it has a probability
     probability: np.ndarray  # NaN where the status has none
     reasons: dict[int, tuple[list[dict], list[dict]]]  # (up, down) of each lead explained
     horizons_days: tuple[int, ...] = ()  # the timing model's horizons (none: no timing model)
     within: np.ndarray | None = None  # leads x horizons: P(within each), NaN as probability
+    unserved: Unserved | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,29 @@ _STATUS_OF_STATE = {
     transition: {(rank, lost): _status_parts(transition, rank, lost) for rank, lost in _STATES}
     for transition in TRANSITIONS
 }
+# the same for a transition without a model: ``unavailable`` where a probability would be
+_UNSERVED_OF_STATE = {
+    transition: {
+        state: ("unavailable", _NOTES[transition, "unavailable"], False) if parts[2] else parts
+        for state, parts in statuses.items()
+    }
+    for transition, statuses in _STATUS_OF_STATE.items()
+}
+
+
+def refusals(
+    models: Models, requests: Sequence[ScoreRequest], *, now: datetime
+) -> dict[int, TransitionNotServedError]:
+    """For single-lead requests scored together: the position of each request whose lead
+    needs a transition without a model, and its 503 (the others are scored as usual)."""
+    if not models.missing:
+        return {}
+    reached, lost = _stages(visible_of(_payloads(requests, now)))
+    refused: dict[int, TransitionNotServedError] = {}
+    for transition, needs in needing(models, reached, lost).items():
+        for i in np.flatnonzero(needs).tolist():
+            refused.setdefault(i, not_served(models, transition, 1))
+    return refused
 
 
 def _base_rate(base_rate: float | None) -> float:
@@ -199,15 +235,7 @@ def score_requests(
 ) -> ScoredLeads:
     """The requests' scores, in order; ``now`` fills a missing ``as_of``; ``reasons[i]`` says
     whether lead ``i`` gets its reasons."""
-    payloads = [
-        {
-            "lead": request.lead.model_dump(),
-            "touches": request.touches,  # plain dicts already (read, never changed)
-            "stage_changes": request.stage_changes,
-            "as_of": request.as_of or now,
-        }
-        for request in requests
-    ]
+    payloads = _payloads(requests, now)
     # rows are positions in the pass, so two requests for the same CRM lead never mix
     return score_visible(
         models,
@@ -217,6 +245,19 @@ def score_requests(
         reasons=reasons,
         top=top,
     )
+
+
+def _payloads(requests: Sequence[ScoreRequest], now: datetime) -> list[dict[str, Any]]:
+    """The requests as ``features.online.visible_of`` reads them; ``now`` fills ``as_of``."""
+    return [
+        {
+            "lead": request.lead.model_dump(),
+            "touches": request.touches,  # plain dicts already (read, never changed)
+            "stage_changes": request.stage_changes,
+            "as_of": request.as_of or now,
+        }
+        for request in requests
+    ]
 
 
 def score_visible(
@@ -229,11 +270,14 @@ def score_visible(
     top: int,
 ) -> ScoredLeads:
     """``score_requests`` from leads already cut at their ``as_of`` (aware UTC datetimes): the
-    one cut is shared by the features, the rules and the stages."""
+    one cut is shared by the features, the rules and the stages. Raises
+    ``TransitionNotServedError`` when a lead needs a transition without a model."""
     n = visible.n
+    reached, lost = _stages(visible)
+    if models.missing:  # one check per pass; nothing more when every transition is served
+        refuse_unserved(models, reached, lost)
     features = feature_columns(visible)
     rule_points, totals = score_rules(models.rules, visible)
-    reached, lost = _stages(visible)
     states = list(zip(reached.tolist(), lost.tolist(), strict=True))
     rule_names = [rule.name for rule in models.rules.rules]
     if rule_points.shape[1] != len(rule_names):
@@ -243,7 +287,10 @@ def score_visible(
     matrices: dict[tuple, np.ndarray] = {}  # both models usually read the same inputs
     transitions: dict[str, TransitionScores] = {}
     for transition in TRANSITIONS:
-        served = models.by_transition[transition]
+        served = models.by_transition.get(transition)
+        if served is None:
+            transitions[transition] = _unserved_scores(models.missing[transition], states)
+            continue
         if served.inputs_key not in matrices:
             matrices[served.inputs_key] = served.bundle.model.encode_columns(features, n)
         points = totals  # a model trained with other rules reads its own rules' points
@@ -252,7 +299,10 @@ def score_visible(
         transitions[transition] = _transition_scores(
             served, features, matrices[served.inputs_key], points, states, wants_reasons, top
         )
-    base_rates = {t: models.by_transition[t].base_rate for t in TRANSITIONS}
+    base_rates = {
+        t: served.base_rate if (served := models.by_transition.get(t)) else None
+        for t in TRANSITIONS
+    }
     probabilities = {t: scores.probability for t, scores in transitions.items()}
     return ScoredLeads(
         lead_ids=lead_ids,
@@ -266,6 +316,15 @@ def score_visible(
         transitions=transitions,
         features=features,
     )
+
+
+def _unserved_scores(unserved: Unserved, states: list[tuple[int, bool]]) -> TransitionScores:
+    """A transition without a model: each lead's status, ``unavailable`` where it would have
+    had a probability (no lead that needs it gets this far: ``refuse_unserved``)."""
+    status_of = _UNSERVED_OF_STATE[unserved.transition]
+    parts = [status_of[state] for state in states]
+    nothing = np.full(len(states), np.nan)
+    return TransitionScores(None, parts, nothing, {}, unserved=unserved)
 
 
 def _transition_scores(

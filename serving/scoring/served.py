@@ -13,7 +13,7 @@ from training.bundle import ScoringBundle
 from training.model import LeadConversionModel
 from training.rules import HandSetRules
 
-TRANSITIONS = ("mql_to_sql", "sql_to_won")
+NO_CHAMPION = "no champion registered: train first"
 
 
 def inputs_key(model: LeadConversionModel) -> tuple:
@@ -68,9 +68,32 @@ class ServedModel:
 
 
 @dataclass(frozen=True)
+class Unserved:
+    """A transition without a model to serve (no champion registered, e.g. a history with no
+    won deals yet): the service serves the others and refuses the leads that need this one.
+
+    Attributes:
+        transition: which one; name: its registered model name.
+        reason: why in a few words (``NO_CHAMPION``); detail: what loading said, with the fix.
+    """
+
+    transition: str
+    name: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Models:
-    """Both transitions' models and the hand-set rules scored next to them."""
+    """The transitions' models and the hand-set rules scored next to them.
+
+    Attributes:
+        by_transition: the served models, by transition (at least one).
+        missing: the transitions without one (``Unserved``); empty when every one is served,
+            so scoring checks it once per pass (``serving.scoring.scorer``).
+    """
 
     by_transition: dict[str, ServedModel]
     rules: HandSetRules
     loaded_at: datetime
+    missing: dict[str, Unserved] = field(default_factory=dict)

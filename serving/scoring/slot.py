@@ -214,9 +214,12 @@ class ModelSlot:
     def _names(self) -> str:
         if self.current is None:
             return "no models loaded"
-        return ", ".join(
+        names = ", ".join(
             f"{m.name} version {m.version or m.source}" for m in self.current.by_transition.values()
         )
+        if self.current.missing:
+            names += f" (none for {', '.join(self.current.missing)})"
+        return names
 
     def describe(self) -> str:
         if self.current is None:

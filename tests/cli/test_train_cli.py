@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from features.io import write_simulation
 from features.simulate import simulate
 from tests.cli.console import LEADSCORE, assert_error_after_progress, assert_one_line_error
+from tests.factories import without_stages
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -33,17 +35,54 @@ def test_invalid_rules_file_exits_2_naming_the_rule(tmp_path: Path, simulation_d
     assert not (tmp_path / "mlflow.db").exists()  # nothing logged before the input was checked
 
 
-def test_too_small_a_history_exits_2_with_the_counts_per_split(tmp_path: Path):
+def test_a_transition_too_small_even_for_the_floor_is_skipped_and_named(tmp_path: Path):
     """100 simulated leads (as `leadscore generate --leads 100` makes them): MQL -> SQL has 13
     conversions, enough for the floor (the calibrated hand-set score); SQL -> won has one in
-    the rows the floor calibrates on, too few even for that. Refused before anything is fitted
-    or logged."""
+    the rows the floor calibrates on, too few even for that. MQL -> SQL is trained and
+    registered; SQL -> won is skipped with one line naming its counts and what it needs, and
+    --json names it (the table too: tests/training/test_summary.py)."""
     data = tmp_path / "raw"
     write_simulation(simulate(100, seed=7, start=datetime(2024, 1, 1), days=730), data)
-    result = run(["train", "--data", str(data)], tmp_path)
-    assert_error_after_progress(
-        result, "sql_to_won: too few rows", "train and validation 1/10 (needs 2/2)"
+    result = run(["train", "--data", str(data), "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "error:" not in result.stderr
+    skipped = [line for line in result.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == 1, result.stderr
+    assert skipped[0].startswith("[sql_to_won] skipped, not trained: sql_to_won: too few rows")
+    assert "train and validation 1/10 (needs 2/2)" in skipped[0]
+    said = json.loads(result.stdout)
+    assert set(said) == {"mql_to_sql", "sql_to_won"}
+    assert "roc_auc" in said["mql_to_sql"]["model"]
+    assert said["sql_to_won"]["counts"] == {"train and validation": [1, 10]}
+    assert said["sql_to_won"]["needs"] == {"train and validation": 2}
+    assert "too few rows" in said["sql_to_won"]["skipped"]
+    assert tracking_versions(tmp_path) == {"leadscore-mql-to-sql": ["1"]}
+
+
+def tracking_versions(cwd: Path) -> dict[str, list[str]]:
+    """The registered models and their versions in the SQLite store a command wrote in
+    ``cwd`` (read in a fresh process: this one's MLflow stays untouched)."""
+    script = (
+        "import json, mlflow; mlflow.set_tracking_uri('sqlite:///mlflow.db'); "
+        "c = mlflow.MlflowClient(); print(json.dumps({m.name: sorted(str(v.version) for v in "
+        "c.search_model_versions(f\"name='{m.name}'\")) for m in c.search_registered_models()}))"
     )
+    python = str(Path(LEADSCORE).parent / "python")
+    done = subprocess.run([python, "-c", script], capture_output=True, text=True, cwd=cwd)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_no_transition_with_enough_rows_exits_2_before_anything_is_logged(tmp_path: Path):
+    """No lead ever reached SQL (nor won or lost): neither transition can give even the floor,
+    so there is nothing to train: one error line naming MQL -> SQL's counts, nothing logged."""
+    data = tmp_path / "raw"
+    sim = simulate(100, seed=7, start=datetime(2024, 1, 1), days=730)
+    history = without_stages(sim.history, ["sql", "won", "lost"])
+    write_simulation(replace(sim, history=history), data)
+    result = run(["train", "--data", str(data)], tmp_path)
+    assert_error_after_progress(result, "mql_to_sql: too few rows", "(needs 2/2)")
+    assert "skipped" not in result.stderr
     assert not (tmp_path / "mlflow.db").exists()
 
 

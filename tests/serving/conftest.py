@@ -135,6 +135,25 @@ def registry(tmp_path_factory, bundles, training_sets, simulation) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session")
+def partial_registry(tmp_path_factory, bundles, training_sets, simulation) -> Settings:
+    """Settings of a store where only MQL -> SQL has a champion (as after training on a
+    history without won deals): the API serves part of the funnel."""
+    folder = tmp_path_factory.mktemp("partial-registry")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        settings = Settings(
+            mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+            mlflow_artifacts_dir=folder / "mlartifacts",
+            experiment="leadscore-partial-test",
+        )
+        tracking.configure(
+            settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
+        )
+        register(bundles["mql_to_sql"], simulation.history, training_sets["mql_to_sql"].frame)
+    return settings
+
+
 @dataclass(frozen=True)
 class ReloadStore:
     """A registry for reload tests. Attributes: settings (its store); runs: the run id of each

@@ -4,7 +4,8 @@ points side by side, and which of them serves."""
 from __future__ import annotations
 
 from training.run import TransitionResult
-from training.summary import comparison_table
+from training.split import SkippedTransition
+from training.summary import comparison_table, results_json
 
 SPLIT = {"test_rows": 296, "test_from": "2025-07-03T00:00:00"}
 
@@ -135,3 +136,29 @@ def test_a_threshold_that_passes_nearly_every_lead_is_called_out():
     assert "the hand-over threshold (threshold: 35 points; the rules file sets no" in text
     assert "passes nearly every test lead, so these rows compare little" in text
     assert "set sql_to_won_threshold in the rules file" in text
+
+
+def test_a_skipped_transition_is_named_with_its_counts_in_the_table_and_the_json():
+    reason = (
+        "sql_to_won: too few rows to train and test a model; converted/not converted rows per "
+        "part of the split: train and validation 0/140 (needs 2/2); more history is needed"
+    )
+    skipped = SkippedTransition(
+        "sql_to_won", reason, {"train and validation": (0, 140)}, {"train and validation": 2}
+    )
+    trained = _result("with_rules", 12)
+    trained.transition = "mql_to_sql"
+    text = comparison_table([trained], [skipped])
+    assert text.index("mql_to_sql: test rows") < text.index("sql_to_won: not trained")
+    said = " ".join(line.strip() for line in text.splitlines())
+    assert f"sql_to_won: not trained {reason}." in said
+    assert "This run registered no version of leadscore-sql-to-won" in said
+    assert results_json([trained], [skipped]) == {
+        "mql_to_sql": trained.metrics,
+        "sql_to_won": {
+            "skipped": reason,
+            "counts": {"train and validation": [0, 140]},
+            "needs": {"train and validation": 2},
+        },
+    }
+    assert "not trained" not in comparison_table([trained])  # nothing skipped: as before

@@ -25,7 +25,8 @@ from training.distributed.boosting import dask_trainer
 from training.model.boosting import boosted_by
 from training.model.prior import HAND_SET_POINTS
 from training.rules import HandSetRules, score_leads
-from training.run import PASSES_THRESHOLD, TransitionResult, split_for_training, train_transition
+from training.run import PASSES_THRESHOLD, TransitionResult, train_transition
+from training.split import SkippedTransition, split_for_training, trainable_sets
 
 Progress = Callable[[str], None]
 EXAMPLE_LEADS = 2  # test leads per transition in the MLflow model's input example
@@ -74,10 +75,12 @@ def train_on_cluster(
     progress: Progress | None = None,
     connect_tracking: Callable[[], None] = lambda: None,
     **run: Any,
-) -> list[TransitionResult]:
+) -> tuple[list[TransitionResult], list[SkippedTransition]]:
     """Both transitions trained from ``partitions`` (``run``: the keywords of
     ``train_transition`` after ``rules``, as the local command passes them);
-    ``connect_tracking`` is called once the training sets passed their checks."""
+    ``connect_tracking`` is called once the training sets passed their checks. A transition
+    whose rows cannot give even the floor is skipped, said on ``progress`` and returned as a
+    ``SkippedTransition`` (``training.split.trainable_sets``), as on the local engine."""
     say = progress or (lambda _: None)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     sets, set_aside = build_on_cluster(
@@ -90,12 +93,15 @@ def train_on_cluster(
     )
     for item in set_aside:
         say(item.describe())
+    sets, skipped = trainable_sets(sets, min_positives)
+    for left_out in skipped:
+        say(f"[{left_out.transition}] skipped, not trained: {left_out.reason}")
     splits = {name: split_for_training(s, min_positives) for name, s in sets.items()}
     ids = pd.concat([split.test["lead_id"].head(EXAMPLE_LEADS) for split in splits.values()])
     examples = example_history(client, partitions, ids.unique().tolist(), now)
     connect_tracking()  # only now: a history too small fails before the store says anything
     with boosted_by(dask_trainer(client)):
-        return [
+        results = [
             train_transition(
                 training_set,
                 examples,
@@ -106,3 +112,4 @@ def train_on_cluster(
             )
             for training_set in sets.values()
         ]
+    return results, skipped

@@ -4,6 +4,8 @@ within 0.01, logs and registers the same kind of model, which serving loads."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,11 +14,12 @@ from features.decision_points import data_end_of
 from features.definitions import FEATURE_NAMES
 from features.distributed.dataset import lead_partitions
 from features.io import read_lead_history
-from tests.factories import partitioned_by_lead
+from features.simulate import simulate
+from tests.factories import partitioned_by_lead, without_stages
 from training import tracking
 from training.bundle import ScoringBundle
 from training.distributed.boosting import dask_trainer
-from training.distributed.score import score_history, score_on_cluster
+from training.distributed.score import needing_of, score_history, score_on_cluster
 from training.distributed.train import train_on_cluster
 from training.model import LeadConversionModel
 from training.model.boosting import boosted_by
@@ -56,9 +59,10 @@ def test_batch_scores_on_two_workers_equal_the_local_engine(
     local = score_history(history, bundles, as_of)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     partitions = lead_partitions(simulation_dir, workers=2, partitions=3)
-    scored, set_aside = score_on_cluster(
+    scored, set_aside, needing = score_on_cluster(
         dask_client, partitions, bundles, as_of=as_of, out=tmp_path, now=now
     )
+    assert needing == {}
     assert scored == len(local) == len(history.leads)
     assert set_aside == []
     assert len(list(tmp_path.glob("part.*.parquet"))) >= 2  # one per partition holding leads
@@ -121,7 +125,7 @@ def test_training_on_dask_matches_local_auc_and_registers_what_serving_loads(
     store("dask")
     lines: list[str] = []
     data = partitioned_by_lead(simulation.history, tmp_path / "data")
-    results = train_on_cluster(
+    results, skipped = train_on_cluster(
         dask_client,
         lead_partitions(data),
         hand_set_rules,
@@ -130,6 +134,7 @@ def test_training_on_dask_matches_local_auc_and_registers_what_serving_loads(
         progress=lines.append,
         **run,
     )
+    assert skipped == []
     assert any(line.startswith("training sets: 3/3") for line in lines)
     registered = {r.transition: (r.version, tracking.load_bundle(r.transition)) for r in results}
     store("local")
@@ -158,3 +163,64 @@ def test_training_on_dask_matches_local_auc_and_registers_what_serving_loads(
             .between(0, 1)
             .all()
         )
+
+
+@pytest.mark.slow
+def test_on_dask_a_transition_too_small_for_the_floor_is_skipped_as_locally(
+    dask_client, store, hand_set_rules, tmp_path
+):
+    """No won or lost deals: MQL -> SQL is trained and registered on the cluster, SQL -> won
+    is skipped with the same line and counts as on the local engine."""
+    sim = simulate(600, seed=3, start=datetime(2024, 1, 1), days=730)
+    history = without_stages(sim.history, ["won", "lost"])
+    store("dask-partial")
+    lines: list[str] = []
+    results, skipped = train_on_cluster(
+        dask_client,
+        lead_partitions(partitioned_by_lead(history, tmp_path / "data")),
+        hand_set_rules,
+        horizon_days=90,
+        min_positives=20,
+        progress=lines.append,
+        seed=7,
+    )
+    assert [r.transition for r in results] == ["mql_to_sql"]
+    assert tracking.load_bundle("mql_to_sql") is not None
+    assert [s.transition for s in skipped] == ["sql_to_won"]
+    assert skipped[0].counts["train and validation"][0] == 0
+    said = [line for line in lines if line.startswith("[sql_to_won] skipped, not trained: ")]
+    assert said == [f"[sql_to_won] skipped, not trained: {skipped[0].reason}"]
+
+
+def test_batch_scores_without_a_champion_keep_its_column_empty_and_count_its_leads(
+    dask_client, bundles, tmp_path
+):
+    """Only MQL -> SQL has a champion: both engines leave probability_sql_to_won empty and
+    count the leads at SQL (those that need it) alike."""
+    sim = simulate(400, seed=5, start=datetime(2024, 1, 1), days=730)
+    history = sim.history
+    as_of = data_end_of(history)
+    served = {"mql_to_sql": bundles["mql_to_sql"]}
+    local = score_history(history, served, as_of, ["sql_to_won"])
+    assert list(local.columns[2:4]) == ["probability_mql_to_sql", "probability_sql_to_won"]
+    assert local["probability_sql_to_won"].isna().all()
+    assert local["probability_mql_to_sql"].notna().all()
+    needing = needing_of(history, as_of, ["sql_to_won"])
+    seen = history.stage_changes[history.stage_changes["changed_at"] < as_of]
+    latest = seen.sort_values("changed_at").groupby("lead_id")["stage"].last()
+    assert needing == {"sql_to_won": int((latest.astype(str) == "sql").sum())}
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    partitions = lead_partitions(partitioned_by_lead(history, tmp_path / "data"))
+    scored, _, on_dask = score_on_cluster(
+        dask_client,
+        partitions,
+        served,
+        as_of=as_of,
+        out=tmp_path / "scores",
+        now=now,
+        unserved=["sql_to_won"],
+    )
+    assert scored == len(history.leads) and on_dask == needing
+    written = pd.read_parquet(tmp_path / "scores")
+    assert list(written.columns) == list(local.columns)
+    assert written["probability_sql_to_won"].isna().all()
