@@ -116,23 +116,31 @@ def bundles(training_sets, hand_set_rules, simulation) -> dict[str, ScoringBundl
     }
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory, bundles, training_sets, simulation) -> Settings:
-    """Settings of a store where both transitions have a champion (version 1)."""
-    folder = tmp_path_factory.mktemp("registry")
+def _store_with_champions(folder, experiment, bundles, training_sets, history, rows=None):
+    """Settings of a fresh store where each transition of ``bundles`` has a champion."""
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         settings = Settings(
             mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
             mlflow_artifacts_dir=folder / "mlartifacts",
-            experiment="leadscore-serving-test",
+            experiment=experiment,
         )
         tracking.configure(
             settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
         )
         for transition, bundle in bundles.items():
-            register(bundle, simulation.history, training_sets[transition].frame.tail(2))
+            frame = training_sets[transition].frame
+            register(bundle, history, frame if rows is None else frame.tail(rows))
     return settings
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory, bundles, training_sets, simulation) -> Settings:
+    """Settings of a store where both transitions have a champion (version 1)."""
+    folder = tmp_path_factory.mktemp("registry")
+    return _store_with_champions(
+        folder, "leadscore-serving-test", bundles, training_sets, simulation.history, rows=2
+    )
 
 
 @pytest.fixture(scope="session")
@@ -140,18 +148,10 @@ def partial_registry(tmp_path_factory, bundles, training_sets, simulation) -> Se
     """Settings of a store where only MQL -> SQL has a champion (as after training on a
     history without won deals): the API serves part of the funnel."""
     folder = tmp_path_factory.mktemp("partial-registry")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = Settings(
-            mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
-            mlflow_artifacts_dir=folder / "mlartifacts",
-            experiment="leadscore-partial-test",
-        )
-        tracking.configure(
-            settings.mlflow_tracking_uri, settings.mlflow_artifacts_dir, settings.experiment
-        )
-        register(bundles["mql_to_sql"], simulation.history, training_sets["mql_to_sql"].frame)
-    return settings
+    only_mql = {"mql_to_sql": bundles["mql_to_sql"]}
+    return _store_with_champions(
+        folder, "leadscore-partial-test", only_mql, training_sets, simulation.history
+    )
 
 
 @dataclass(frozen=True)
