@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from core.contract import STAGE_RANK
+from core.contract import STAGE_RANK, TRANSITIONS
 from core.errors import TransitionNotServedError
-from serving.scoring.served import NO_CHAMPION, TRANSITIONS, Models, Unserved
+from serving.scoring.served import NO_CHAMPION, Models, Unserved
 from serving.scoring.unserved import needing, refuse_unserved
 
 # lead, mql, sal, sql, won, lost after mql, lost after sql
