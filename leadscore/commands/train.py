@@ -204,14 +204,14 @@ def _train_from_table(
     dates: str | None = None,
     drop_suspects: bool = False,
 ) -> None:
-    from training.flat.run import check_table, train_checked
+    from training.flat.run import train_from_table
     from training.flat.summary import flat_json, flat_summary
 
     if not label:
         raise InputError("--table needs --label COLUMN (the converted-or-not column)")
     settings = get_settings()
     seed = settings.seed if seed is None else seed
-    inputs = check_table(
+    result = train_from_table(
         table,
         label=label,
         id_column=id_column,
@@ -220,9 +220,10 @@ def _train_from_table(
         seed=seed,
         dates=dates,
         drop_suspects=drop_suspects,
+        promote=promote,
+        progress=progress,
+        connect_tracking=lambda: configure_tracking(settings),  # after the table's checks
     )
-    configure_tracking(settings)  # only now: a bad file fails before the store says anything
-    result = train_checked(inputs, seed=seed, promote=promote, progress=progress)
     if json_output:
         emit_json(flat_json(result))
     else:

@@ -69,6 +69,7 @@ def test_leaky_column_exits_2_naming_it(tmp_path: Path) -> None:
     path = write_csv(table, tmp_path)
     result = run_leadscore(tmp_path, "--table", str(path), "--label", "converted")
     assert_one_line_error(result, "stage", "--allow-leaky")
+    assert not (tmp_path / "mlflow.db").exists()  # refused before the store was touched
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,10 +157,13 @@ def train_from_table(
     model_params: dict | None = None,
     promote: bool | None = None,
     progress: Progress | None = None,
+    connect_tracking: Callable[[], None] | None = None,
 ) -> FlatResult:
-    """Train, evaluate, log and register a model from one CRM export; the caller has already
-    pointed MLflow at its store (``tracking.configure``). Bad input raises ``InputError``.
-    ``promote``: force (True) or forbid (False) making the new version champion."""
+    """Train, evaluate, log and register a model from one CRM export. MLflow must point at its
+    store (``tracking.configure``) before the run logs: the caller has done it, or
+    ``connect_tracking`` does it once the table passed its checks, so that a bad file fails
+    before the store says anything. Bad input raises ``InputError``. ``promote``: force (True)
+    or forbid (False) making the new version champion."""
     inputs = check_table(
         path,
         label=label,
@@ -171,6 +174,8 @@ def train_from_table(
         dates=dates,
         drop_suspects=drop_suspects,
     )
+    if connect_tracking is not None:
+        connect_tracking()
     return train_checked(
         inputs, seed=seed, model_params=model_params, promote=promote, progress=progress
     )
