@@ -194,6 +194,16 @@ TRANSITIONS: dict[str, tuple[str, str]] = {
 }
 
 
+def active_transitions(reached: np.ndarray, lost: np.ndarray) -> dict[str, np.ndarray]:
+    """Per transition, the leads it is the active one for, from each lead's highest stage rank
+    reached (``reached``, lost aside) and whether it was lost: SQL to won at SQL, MQL to SQL
+    before SQL; won and lost leads have none. A lead's priority comes from it, and the API and
+    batch scoring count by it the leads a transition without a model leaves unscored."""
+    live = ~np.asarray(lost, dtype=bool) & (reached < STAGE_RANK["won"])
+    at_sql = reached == STAGE_RANK["sql"]
+    return {"mql_to_sql": live & ~at_sql, "sql_to_won": live & at_sql}
+
+
 def as_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     """Timestamps as int64 nanoseconds since the epoch: exact comparisons and differences
     (missing times become the smallest int64)."""

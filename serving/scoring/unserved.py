@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.contract import STAGE_RANK
+from core.contract import active_transitions
 from core.errors import TransitionNotServedError
 from serving.scoring.served import Models
 
@@ -25,9 +25,7 @@ def needing(models: Models, reached: np.ndarray, lost: np.ndarray) -> dict[str, 
     none). Empty when every transition is served."""
     if not models.missing:
         return {}
-    live = ~lost & (reached < STAGE_RANK["won"])
-    at_sql = reached == STAGE_RANK["sql"]
-    active = {"mql_to_sql": live & ~at_sql, "sql_to_won": live & at_sql}
+    active = active_transitions(reached, lost)
     return {transition: active[transition] for transition in models.missing}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.contract import STAGE_RANK, TRANSITIONS
+from core.contract import STAGE_RANK, TRANSITIONS, active_transitions
 from core.paths import output_folder, writing
 from features.build import build_features
 from features.distributed.build import merge_set_aside
@@ -48,10 +48,8 @@ def needing_of(
     kept = stage != "lost"
     ranks = stage[kept].map(STAGE_RANK).groupby(seen.loc[kept, "lead_id"].to_numpy()).max()
     reached = history.leads["lead_id"].map(ranks).fillna(0).to_numpy()
-    live = ~lost & (reached < STAGE_RANK["won"])
-    at_sql = reached == STAGE_RANK["sql"]
-    counts = {"mql_to_sql": live & ~at_sql, "sql_to_won": live & at_sql}
-    return {transition: int(np.sum(counts[transition])) for transition in transitions}
+    active = active_transitions(reached, lost)
+    return {transition: int(np.sum(active[transition])) for transition in transitions}
 
 
 def score_history(
